@@ -1,0 +1,1 @@
+"""The command-line layer (typer + rich); the only place that prints."""

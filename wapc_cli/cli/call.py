@@ -1,0 +1,216 @@
+"""``wapc call``: run one exchange; response bytes on stdout, everything else on stderr."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import ExitCode, GuestError, GuestTrap, LimitExceeded, WapcError
+from ..guest import Guest
+from ..payload import DecodeError, Decoding, Encoding, as_text, decode_response
+from . import console
+from .options import (
+    ArgOpt,
+    DirOpt,
+    EncodeOpt,
+    EngineOpt,
+    EnvOpt,
+    ForceOpt,
+    FuelOpt,
+    JsonOpt,
+    MaxMemoryOpt,
+    ModuleArg,
+    OperationArg,
+    PayloadHexOpt,
+    PayloadJsonOpt,
+    PayloadOpt,
+    PresetOpt,
+    QuietOpt,
+    RecordOpt,
+    StubsOpt,
+    TimeoutOpt,
+)
+from .runspec import RunSpec, build_runspec
+
+DecodeOpt = Annotated[
+    Decoding,
+    typer.Option(
+        "--decode", "-d", case_sensitive=False,
+        help="How to show the response (auto: raw bytes when piped, text or hex on a terminal).",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("call")(call)
+
+
+def call(
+    module: ModuleArg,
+    operation: OperationArg,
+    payload: PayloadOpt = None,
+    payload_hex: PayloadHexOpt = None,
+    payload_json: PayloadJsonOpt = None,
+    encode: EncodeOpt = Encoding.json,
+    decode: DecodeOpt = Decoding.auto,
+    engine: EngineOpt = "auto",
+    stubs: StubsOpt = None,
+    preset: PresetOpt = None,
+    record: RecordOpt = None,
+    force: ForceOpt = False,
+    timeout: TimeoutOpt = None,
+    fuel: FuelOpt = None,
+    max_memory: MaxMemoryOpt = None,
+    env: EnvOpt = None,
+    arg: ArgOpt = None,
+    dir: DirOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Call OPERATION on a waPC guest MODULE and print the response."""
+    spec = build_runspec(
+        module=module, operation=operation, payload=payload, payload_hex=payload_hex,
+        payload_json=payload_json, encode=encode.value, engine=engine, timeout=timeout, fuel=fuel,
+        max_memory=max_memory, env=env, args=arg, dirs=dir, stubs=stubs, preset=preset,
+        record=record, force=force,
+    )
+    outcome = run_call(spec, quiet=quiet or json_out)
+    if json_out:
+        sys.stdout.write(json.dumps(outcome.as_json(decode.value), ensure_ascii=False) + "\n")
+        if outcome.error is not None:
+            console.error_line(str(outcome.error))
+    elif outcome.error is not None:
+        for warning in outcome.warnings:
+            console.warning_line(warning)
+        raise outcome.error
+    else:
+        for warning in outcome.warnings:
+            console.warning_line(warning)
+        write_response(outcome.response or b"", decode.value)
+    raise typer.Exit(outcome.exit_code)
+
+
+class CallOutcome:
+    """The typed result of one ``call``, rendered as bytes or as JSON."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.response: bytes | None = None
+        self.error: WapcError | None = None
+        self.guest: Guest | None = None
+        self.engine = ""
+        self.logs: list[dict[str, str]] = []
+        self.warnings: list[str] = []
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.error.exit_code) if self.error is not None else int(ExitCode.OK)
+
+    def as_json(self, decode: str) -> dict[str, Any]:
+        timings = self.guest.timings.as_dict() if self.guest else None
+        result: dict[str, Any] = {
+            "ok": self.error is None,
+            "module": str(self.spec.module),
+            "operation": self.spec.operation,
+            "engine": self.engine,
+            "response": None,
+            "response_b64": None,
+            "response_len": None,
+            "error": None,
+            "warnings": self.warnings,
+            "host_calls": self.guest.last.host_calls if self.guest else 0,
+            "logs": self.logs,
+            "timings": timings,
+            "exit_code": self.exit_code,
+        }
+        if self.response is not None:
+            result["response_b64"] = base64.b64encode(self.response).decode("ascii")
+            result["response_len"] = len(self.response)
+            result["response"] = _json_value(self.response, decode)
+        if self.error is not None:
+            result["error"] = _error_json(self.error)
+        return result
+
+
+def _json_value(data: bytes, decode: str) -> Any:
+    if decode in ("auto", "raw", "text"):
+        return as_text(data) if decode != "text" else data.decode("utf-8", "replace")
+    try:
+        return decode_response(data, decode)
+    except DecodeError:
+        return None
+
+
+def _error_json(error: WapcError) -> dict[str, Any]:
+    kind = {
+        ExitCode.GUEST_ERROR: "guest_error",
+        ExitCode.TRAP: "limit" if isinstance(error, LimitExceeded) else "trap",
+        ExitCode.NOT_A_GUEST: "not_a_guest",
+        ExitCode.STUB_FAILURE: "stub_failure",
+    }.get(error.exit_code, "usage")
+    data: dict[str, Any] = {"kind": kind, "message": str(error)}
+    if isinstance(error, GuestTrap):
+        data["guest_error"] = error.guest_error
+        data["frames"] = list(error.frames)
+        data["phase"] = error.phase
+    if isinstance(error, LimitExceeded):
+        data["limit"] = error.limit
+        data["figure"] = error.figure
+    if isinstance(error, GuestError):
+        data["raw_b64"] = base64.b64encode(error.raw).decode("ascii")
+    return data
+
+
+def run_call(spec: RunSpec, *, quiet: bool = False) -> CallOutcome:
+    """Load, instantiate, call; guest-side failures are kept in the outcome."""
+    outcome = CallOutcome(spec)
+
+    def on_log(message: str, source: str) -> None:
+        outcome.logs.append({"source": source, "message": message})
+        if not quiet:
+            console.log_line(message, source)
+
+    module = spec.load()  # bad files and non-guests raise straight to the CLI
+    outcome.engine = module.engine_name
+    try:
+        guest = outcome.guest = spec.instantiate(module, on_log)
+        outcome.response = guest.call(spec.operation, spec.payload)
+        outcome.warnings = guest.last.warnings
+    except (GuestError, GuestTrap) as exc:
+        outcome.error = exc
+        if outcome.guest is not None:
+            outcome.warnings = outcome.guest.last.warnings
+    except WapcError as exc:
+        outcome.error = exc
+    if outcome.error is None or outcome.error.exit_code != ExitCode.USAGE:
+        try:
+            spec.host.finish()  # stub expectations (times:), --record
+        except WapcError as exc:
+            if outcome.error is None:
+                outcome.error = exc
+    return outcome
+
+
+def write_response(data: bytes, decode: str) -> None:
+    stdout_tty = console.stdout_is_tty()
+    if decode == "raw" or (decode == "auto" and not stdout_tty):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    if decode == "auto":
+        text = as_text(data)
+        shown = text if text is not None else data.hex()
+    else:
+        try:
+            value = decode_response(data, decode)
+        except DecodeError as exc:
+            console.warning_line(f"{exc}; showing hex")
+            value = data.hex()
+        shown = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,109 @@
+"""What call, trace and bench share: turning options into a ready guest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..engines.base import Limits
+from ..errors import UsageError
+from ..guest import Guest, WapcModule, load_module
+from ..hostcalls import HostCallHandler, no_handler
+from ..limits import DEFAULT_TIMEOUT_S, build_limits
+from ..payload import resolve_payload
+from ..protocol import EventSink, LogSink
+from ..wasi import WasiOptions
+
+
+@dataclass
+class HostSetup:
+    """The host-call handler for a run, and what to do once the run is over."""
+
+    handler: HostCallHandler = no_handler
+    finish: Callable[[], None] = lambda: None
+    describe: str = "no host calls answered"
+
+
+@dataclass
+class RunSpec:
+    module: Path
+    operation: str
+    payload: bytes
+    engine: str
+    limits: Limits
+    wasi: WasiOptions
+    host: HostSetup = field(default_factory=HostSetup)
+
+    def load(self) -> WapcModule:
+        return load_module(self.module, engine=self.engine, limits=self.limits)
+
+    def instantiate(
+        self, module: WapcModule, on_log: LogSink | None, tracer: EventSink | None = None
+    ) -> Guest:
+        return module.instantiate(self.host.handler, on_log=on_log, tracer=tracer, wasi=self.wasi)
+
+
+def wasi_options(module: Path, env: list[str] | None, args: list[str] | None,
+                 dirs: list[str] | None) -> WasiOptions:
+    granted: dict[str, str] = {}
+    for item in env or ():
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"--env: '{item}' needs a name (KEY=VALUE or KEY)")
+        if not sep:
+            if key not in os.environ:
+                raise UsageError(f"--env: '{key}' is not set in this environment")
+            value = os.environ[key]
+        granted[key] = value
+    preopens = []
+    for item in dirs or ():
+        host, _, guest = item.partition(":")
+        if not Path(host).is_dir():
+            raise UsageError(f"--dir: '{host}' is not a directory")
+        preopens.append((host, guest or host))
+    return WasiOptions(
+        args=tuple(args or ()), env=granted, program_name=module.name, dirs=tuple(preopens)
+    )
+
+
+def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None,
+               force: bool = False) -> HostSetup:
+    if not stubs and not preset and not record:
+        return HostSetup()
+    from ..stubs.host import build_host_setup
+
+    return build_host_setup(stubs or [], preset, record, force)
+
+
+def build_runspec(
+    *,
+    module: Path,
+    operation: str,
+    payload: str | None,
+    payload_hex: str | None,
+    payload_json: str | None,
+    encode: str,
+    engine: str,
+    timeout: str | None,
+    fuel: int | None,
+    max_memory: str | None,
+    env: list[str] | None,
+    args: list[str] | None,
+    dirs: list[str] | None,
+    stubs: list[Path] | None,
+    preset: str | None,
+    record: Path | None,
+    force: bool = False,
+    default_timeout: float | None = DEFAULT_TIMEOUT_S,
+) -> RunSpec:
+    return RunSpec(
+        module=module,
+        operation=operation,
+        payload=resolve_payload(payload, payload_hex, payload_json, encode),
+        engine=engine,
+        limits=build_limits(timeout, fuel, max_memory, default_timeout),
+        wasi=wasi_options(module, env, args, dirs),
+        host=host_setup(stubs, preset, record, force),
+    )

@@ -1,0 +1,237 @@
+"""The wasmtime adapter (default engine). The only module that imports wasmtime."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import wasmtime
+
+from .base import (
+    EngineTrap,
+    EngineTrapInfo,
+    ExportDecl,
+    FuncSig,
+    HostFn,
+    ImportDecl,
+    Limits,
+)
+
+_EPOCH_TICK_S = 0.005
+
+
+def _sig(ty: Any) -> FuncSig | None:
+    if isinstance(ty, wasmtime.FuncType):
+        return FuncSig(tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
+    return None
+
+
+def _kind(ty: Any) -> str:
+    return {
+        wasmtime.FuncType: "func",
+        wasmtime.MemoryType: "memory",
+        wasmtime.TableType: "table",
+        wasmtime.GlobalType: "global",
+    }.get(type(ty), "other")
+
+
+_VALTYPES = {
+    "i32": wasmtime.ValType.i32,
+    "i64": wasmtime.ValType.i64,
+    "f32": wasmtime.ValType.f32,
+    "f64": wasmtime.ValType.f64,
+}
+
+
+def _functype(sig: FuncSig) -> wasmtime.FuncType:
+    return wasmtime.FuncType(
+        [_VALTYPES[p]() for p in sig.params], [_VALTYPES[r]() for r in sig.results]
+    )
+
+
+class _EpochTicker:
+    """One daemon thread per engine advancing its epoch; a deadline is a tick count.
+
+    Cheaper than a timer thread per call, and it only starts when a timeout is used.
+    """
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._started = False
+        self._lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        with self._lock:
+            if not self._started:
+                threading.Thread(target=self._run, name="wapc-epoch", daemon=True).start()
+                self._started = True
+
+    def _run(self) -> None:
+        event = threading.Event()
+        while not event.wait(_EPOCH_TICK_S):
+            self._engine.increment_epoch()
+
+
+class WasmtimeMemory:
+    __slots__ = ("_memory", "_store")
+
+    def __init__(self, memory: wasmtime.Memory, store: wasmtime.Store) -> None:
+        self._memory = memory
+        self._store = store
+
+    def size(self) -> int:
+        return int(self._memory.data_len(self._store))
+
+    def _base(self) -> int:
+        # Memory may move when it grows: fetch the base each time.
+        address = ctypes.cast(self._memory.data_ptr(self._store), ctypes.c_void_p).value
+        return int(address or 0)
+
+    def read(self, ptr: int, length: int) -> bytes:
+        return ctypes.string_at(self._base() + ptr, length)
+
+    def write(self, ptr: int, data: bytes) -> None:
+        ctypes.memmove(self._base() + ptr, data, len(data))
+
+
+def _trap_info(exc: BaseException) -> EngineTrapInfo:
+    message = getattr(exc, "message", None) or str(exc)
+    message = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    frames: list[str] = []
+    for frame in getattr(exc, "frames", None) or ():
+        name = frame.func_name or f"func[{frame.func_index}]"
+        frames.append(f"{name} @ {frame.module_offset:#x}")
+    kind = "trap"
+    code = getattr(exc, "trap_code", None)
+    if code == wasmtime.TrapCode.INTERRUPT:
+        kind = "timeout"
+    elif code == wasmtime.TrapCode.OUT_OF_FUEL:
+        kind = "fuel"
+    elif code == wasmtime.TrapCode.STACK_OVERFLOW:
+        kind = "stack"
+    return EngineTrapInfo(message, tuple(frames), kind)
+
+
+class WasmtimeInstance:
+    def __init__(
+        self,
+        compiled: WasmtimeModule,
+        host_functions: Mapping[tuple[str, str], HostFn],
+        limits: Limits,
+    ) -> None:
+        engine = compiled.wasm_engine
+        self._limits = limits
+        self._store = store = wasmtime.Store(engine)
+        if limits.max_memory_bytes is not None:
+            store.set_limits(memory_size=limits.max_memory_bytes)
+        if limits.fuel is not None:
+            store.set_fuel(limits.fuel)
+        if limits.timeout_s is not None:
+            compiled.ticker.ensure_running()
+        self._arm()
+        linker = wasmtime.Linker(engine)
+        for decl in compiled.imports:
+            fn = host_functions.get((decl.module, decl.name))
+            if fn is not None and decl.sig is not None:
+                linker.define_func(decl.module, decl.name, _functype(decl.sig), fn)
+        try:
+            self._instance = linker.instantiate(store, compiled.module)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise EngineTrap(_trap_info(exc)) from None
+        exports = self._instance.exports(store)
+        self._funcs: dict[str, wasmtime.Func] = {}
+        memory = None
+        for decl in compiled.exports:
+            item = exports[decl.name]
+            if isinstance(item, wasmtime.Func):
+                self._funcs[decl.name] = item
+            elif decl.name == "memory" and isinstance(item, wasmtime.Memory):
+                memory = WasmtimeMemory(item, store)
+        self.memory = memory
+        self._guest_call = self._funcs.get("__guest_call")
+
+    def _arm(self) -> None:
+        if self._limits.timeout_s is not None:
+            ticks = max(1, int(self._limits.timeout_s / _EPOCH_TICK_S + 0.999))
+            self._store.set_epoch_deadline(ticks)
+
+    def has_func(self, name: str) -> bool:
+        return name in self._funcs
+
+    def call(self, name: str, *args: int) -> int | None:
+        self._arm()
+        try:
+            result = self._funcs[name](self._store, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise EngineTrap(_trap_info(exc)) from None
+        return result if isinstance(result, int) else None
+
+    def guest_call(self, op_len: int, msg_len: int) -> int:
+        if self._limits.timeout_s is not None:
+            self._arm()
+        try:
+            return int(self._guest_call(self._store, op_len, msg_len))  # type: ignore[misc]
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise EngineTrap(_trap_info(exc)) from None
+
+
+class WasmtimeModule:
+    engine_name = "wasmtime"
+
+    def __init__(self, owner: WasmtimeEngine, module: wasmtime.Module, wasm_engine: Any) -> None:
+        self.module = module
+        self.wasm_engine = wasm_engine
+        self.ticker = owner.ticker_for(wasm_engine)
+        self.imports: Sequence[ImportDecl] = [
+            ImportDecl(i.module, i.name or "", _kind(i.type), _sig(i.type)) for i in module.imports
+        ]
+        self.exports: Sequence[ExportDecl] = [
+            ExportDecl(e.name, _kind(e.type), _sig(e.type)) for e in module.exports
+        ]
+
+    def instantiate(
+        self, host_functions: Mapping[tuple[str, str], HostFn], limits: Limits
+    ) -> WasmtimeInstance:
+        return WasmtimeInstance(self, host_functions, limits)
+
+
+class WasmtimeEngine:
+    name = "wasmtime"
+
+    def __init__(self) -> None:
+        self.version = _version()
+        self._engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
+        self._tickers: dict[int, _EpochTicker] = {}
+
+    def wasm_engine(self, limits: Limits) -> wasmtime.Engine:
+        # Fuel and epoch checks change generated code: one engine per combination.
+        key = (limits.fuel is not None, limits.timeout_s is not None)
+        engine = self._engines.get(key)
+        if engine is None:
+            config = wasmtime.Config()
+            config.consume_fuel = key[0]
+            config.epoch_interruption = key[1]
+            engine = self._engines[key] = wasmtime.Engine(config)
+        return engine
+
+    def ticker_for(self, engine: wasmtime.Engine) -> _EpochTicker:
+        return self._tickers.setdefault(id(engine), _EpochTicker(engine))
+
+    def compile(self, wasm: bytes, limits: Limits) -> WasmtimeModule:
+        engine = self.wasm_engine(limits)
+        try:
+            module = wasmtime.Module(engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise ValueError(str(exc).strip().splitlines()[0]) from None
+        return WasmtimeModule(self, module, engine)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("wasmtime")
+    except Exception:  # pragma: no cover - metadata missing in odd installs
+        return "unknown"

@@ -1,0 +1,381 @@
+"""The Python API: load a waPC guest, call operations, get bytes or a typed error.
+
+    >>> module = load_module("echo.wasm")            # read, check, compile
+    >>> guest = module.instantiate(host_call=handler) # instantiate + init exports
+    >>> guest.call("echo", b"hi")
+    b'hi'
+
+A guest that traps is rebuilt from the compiled module before its next call
+(waPC's rule: a module may crash and be reloaded; no state carries over).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import abi
+from . import events as ev
+from .engines import CompiledModule, EngineInstance, EngineTrap, Limits, get_engine
+from .engines.base import FuncSig, HostFn
+from .errors import (
+    GuestError,
+    GuestTrap,
+    InputFileError,
+    LimitExceeded,
+    NotAGuest,
+    NotWasmError,
+    WapcError,
+)
+from .hostcalls import HostCallHandler, no_handler
+from .protocol import EventSink, GuestFault, HostAbort, LogSink, WapcSession
+from .wasi import ProcExit, WasiHost, WasiOptions
+
+WASM_MAGIC = b"\0asm"
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent in each phase (``call`` is the latest guest call)."""
+
+    compile_ms: float = 0.0
+    instantiate_ms: float = 0.0
+    init_ms: float = 0.0
+    call_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "compile": round(self.compile_ms, 3),
+            "instantiate": round(self.instantiate_ms, 3),
+            "init": round(self.init_ms, 3),
+            "call": round(self.call_ms, 3),
+        }
+
+
+def read_module_file(path: str | os.PathLike[str]) -> bytes:
+    """Read a module file, turning every way it can be unusable into one clear error."""
+    where = os.fspath(path)
+    try:
+        if Path(where).is_dir():
+            raise InputFileError(f"module '{where}' is a directory, not a file")
+        data = Path(where).read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(f"module '{where}': no such file") from None
+    except PermissionError:
+        raise InputFileError(f"module '{where}': permission denied") from None
+    except OSError as exc:
+        raise InputFileError(f"module '{where}': cannot read ({exc.strerror})") from None
+    check_wasm_bytes(data, where)
+    return data
+
+
+def check_wasm_bytes(data: bytes, where: str) -> None:
+    if not data:
+        raise NotWasmError(f"module '{where}' is empty, not a WebAssembly module")
+    if data[:4] != WASM_MAGIC:
+        hint = " (looks like WebAssembly text: compile it with wat2wasm)" if data.lstrip()[
+            :1
+        ] == b"(" else ""
+        raise NotWasmError(f"module '{where}' is not a WebAssembly module (bad magic){hint}")
+    if len(data) < 8:
+        raise NotWasmError(f"module '{where}' is truncated (no version after the magic)")
+    if data[4:8] != b"\x01\0\0\0":
+        raise NotWasmError(
+            f"module '{where}' has WebAssembly version {int.from_bytes(data[4:8], 'little')}; "
+            "only version 1 (core modules) is supported (components are not waPC guests)"
+        )
+
+
+def load_module(
+    path: str | os.PathLike[str], *, engine: str = "auto", limits: Limits | None = None
+) -> WapcModule:
+    return WapcModule.from_bytes(
+        read_module_file(path), engine=engine, limits=limits, name=os.fspath(path)
+    )
+
+
+class WapcModule:
+    """A compiled, checked waPC guest module, ready to instantiate any number of times."""
+
+    def __init__(self, compiled: CompiledModule, name: str, limits: Limits, compile_ms: float):
+        self.compiled = compiled
+        self.name = name
+        self.limits = limits
+        self.compile_ms = compile_ms
+        self.engine_name = compiled.engine_name
+        self.wasi_imports = [
+            (d.module, d.name, d.sig)
+            for d in compiled.imports
+            if d.module in abi.WASI_MODULES and d.sig is not None
+        ]
+        check_guest_shape(compiled, name)
+
+    @classmethod
+    def from_bytes(
+        cls,
+        wasm: bytes,
+        *,
+        engine: str = "auto",
+        limits: Limits | None = None,
+        name: str = "<bytes>",
+    ) -> WapcModule:
+        check_wasm_bytes(wasm, name)
+        limits = limits or Limits()
+        runtime = get_engine(engine)
+        start = time.perf_counter()
+        try:
+            compiled = runtime.compile(wasm, limits)
+        except ValueError as exc:
+            raise NotWasmError(f"module '{name}' is not a valid WebAssembly module: {exc}") from None
+        return cls(compiled, name, limits, (time.perf_counter() - start) * 1000)
+
+    def instantiate(
+        self,
+        host_call: HostCallHandler | None = None,
+        *,
+        on_log: LogSink | None = None,
+        tracer: EventSink | None = None,
+        wasi: WasiOptions | None = None,
+    ) -> Guest:
+        return Guest(self, host_call or no_handler, on_log, tracer, wasi or WasiOptions())
+
+
+def check_guest_shape(compiled: CompiledModule, name: str) -> None:
+    """Refuse, before running anything, a module no waPC host could run."""
+    exports = {e.name: e for e in compiled.exports}
+    guest_call = exports.get(abi.GUEST_CALL)
+    expected = FuncSig(*abi.GUEST_CALL_SIGNATURE)
+    if guest_call is None or guest_call.kind != "func":
+        raise NotAGuest(f"module '{name}' does not export a function '__guest_call'")
+    if guest_call.sig != expected:
+        raise NotAGuest(
+            f"module '{name}': '__guest_call' has type {guest_call.sig}, expected {expected}"
+        )
+    memory = exports.get(abi.MEMORY)
+    if memory is None or memory.kind != "memory":
+        raise NotAGuest(f"module '{name}' does not export its memory as 'memory'")
+    for decl in compiled.imports:
+        where = f"import '{decl.module}.{decl.name}'"
+        if decl.kind != "func":
+            raise NotAGuest(f"module '{name}': {where} is a {decl.kind}; no waPC host provides it")
+        if decl.module in abi.WASI_MODULES:
+            continue
+        known = (
+            abi.HOST_IMPORTS.get(decl.name)
+            if decl.module == abi.WAPC_MODULE
+            else abi.ENV_IMPORTS.get((decl.module, decl.name))
+        )
+        if known is None:
+            raise NotAGuest(f"module '{name}': {where} is not provided by any waPC host")
+        if decl.sig != FuncSig(*known):
+            raise NotAGuest(
+                f"module '{name}': {where} has type {decl.sig}, expected {FuncSig(*known)}"
+            )
+
+
+@dataclass
+class CallRecord:
+    """What the latest call left behind besides its result."""
+
+    warnings: list[str] = field(default_factory=list)
+    host_calls: int = 0
+
+
+class Guest:
+    """One live instance of a module, with its protocol session."""
+
+    def __init__(
+        self,
+        module: WapcModule,
+        host_call: HostCallHandler,
+        on_log: LogSink | None,
+        tracer: EventSink | None,
+        wasi: WasiOptions,
+    ) -> None:
+        self.module = module
+        self.session = WapcSession(host_call, on_log, tracer)
+        self.wasi = WasiHost(self.session, wasi)
+        self.timings = Timings(compile_ms=module.compile_ms)
+        self.last = CallRecord()
+        self._tracer = tracer
+        self._functions = self._host_functions()
+        self._instance: EngineInstance | None = None
+        self._build()
+
+    def _host_functions(self) -> Mapping[tuple[str, str], HostFn]:
+        functions: dict[tuple[str, str], HostFn] = dict(self.session.imports())
+        wanted = [(m, n, s) for m, n, s in self.module.wasi_imports if s is not None]
+        functions.update(self.wasi.functions(wanted))
+        return functions
+
+    # -- lifecycle ---------------------------------------------------------------
+    def _build(self) -> None:
+        """Instantiate (running the start section) and run the init exports."""
+        self._instance = None
+        session = self.session
+        session.begin(b"", b"")  # host calls are allowed during init
+        start = time.perf_counter()
+        try:
+            instance = self.module.compiled.instantiate(self._functions, self.module.limits)
+        except BaseException as exc:
+            raise self._classify(exc, "instantiation (start section)") from None
+        self.timings.instantiate_ms = (time.perf_counter() - start) * 1000
+        session.memory = instance.memory
+        self._trace_step("start", 0, int(self.timings.instantiate_ms * 1e6))
+        start = time.perf_counter()
+        for name in abi.INIT_EXPORTS:
+            if instance.has_func(name):
+                self._run_init(instance, name)
+        self.wasi.flush()
+        self.timings.init_ms = (time.perf_counter() - start) * 1000
+        self._instance = instance
+
+    def _run_init(self, instance: EngineInstance, name: str) -> None:
+        started = time.perf_counter_ns()
+        outcome = "ok"
+        try:
+            instance.call(name)
+        except BaseException as exc:
+            fault = self.session.fault or exc
+            if isinstance(fault, ProcExit) and fault.code == 0:
+                outcome = "exit(0)"  # a command module's normal end
+                self.session.fault = None
+            else:
+                self.wasi.flush()
+                self._trace_step(name, started, time.perf_counter_ns() - started, "trap")
+                raise self._classify(exc, name) from None
+        self._trace_step(name, started, time.perf_counter_ns() - started, outcome)
+
+    def _trace_step(self, step: str, started: int, duration: int, outcome: str = "ok") -> None:
+        if self._tracer:
+            t = max(0, started - self.session.t0) if started else 0
+            self._tracer(ev.InitStep(t, duration, step, outcome))
+
+    # -- calls -------------------------------------------------------------------
+    def call(self, operation: str | bytes, payload: bytes = b"") -> bytes:
+        """Run one exchange. Returns the response or raises GuestError/GuestTrap."""
+        if self._instance is None:
+            self._build()
+        instance = self._instance
+        assert instance is not None
+        op = operation.encode("utf-8") if isinstance(operation, str) else operation
+        session = self.session
+        session.begin(op, payload)
+        tracer = self._tracer
+        if tracer:
+            tracer(ev.GuestCall(0, 0, op.decode("utf-8", "replace"), len(op), len(payload)))
+        start = time.perf_counter_ns()
+        try:
+            result = instance.guest_call(len(op), len(payload))
+        except BaseException as exc:
+            self._instance = None  # rebuilt from the compiled module before the next call
+            self.wasi.flush()
+            error = self._classify(exc, "call")
+            self._finish(start, None, "trap", str(error))
+            raise error from None
+        self.wasi.flush()
+        try:
+            response = self._outcome(result)
+        except WapcError as exc:
+            self._finish(start, result, "error" if isinstance(exc, GuestError) else "trap", str(exc))
+            raise
+        self._finish(start, result, "ok", None)
+        return response
+
+    def _finish(self, start: int, value: int | None, outcome: str, message: str | None) -> None:
+        elapsed = time.perf_counter_ns() - start
+        self.timings.call_ms = elapsed / 1e6
+        session = self.session
+        self.last = CallRecord(list(session.warnings), session.host_calls)
+        if self._tracer:
+            self._tracer(
+                ev.Return(elapsed, 0, value, outcome, message, tuple(session.warnings))
+            )
+
+    def _outcome(self, result: int) -> bytes:
+        session = self.session
+        response, error = session.response, session.error
+        if result == 1:
+            if error is not None:
+                session.warnings.append(
+                    "guest set both a response and an error and returned 1; "
+                    "the response is used (some hosts check the error first)"
+                )
+            if response is None:
+                if error is not None:
+                    raise GuestError(error.decode("utf-8", "replace"), error)
+                raise GuestTrap(
+                    "guest returned 1 (success) but set no response with __guest_response"
+                )
+            return response
+        if result == 0:
+            if error is None:
+                raise GuestError(
+                    "guest returned 0 (failure) without setting an error with __guest_error"
+                )
+            return _raise_guest_error(error)
+        raise GuestTrap(f"__guest_call returned {result}; waPC allows only 1 (success) or 0")
+
+    def _classify(self, exc: BaseException, phase: str) -> WapcError:
+        """Turn whatever ended guest code early into the one error to report."""
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        fault = self.session.fault or exc
+        guest_error = self.session.error
+        before = guest_error.decode("utf-8", "replace") if guest_error is not None else None
+        if isinstance(fault, HostAbort):
+            if isinstance(fault.error, WapcError):
+                return fault.error
+            return GuestTrap(str(fault.error), phase=phase)
+        if isinstance(fault, GuestFault):
+            return GuestTrap(str(fault), guest_error=before, phase=phase)
+        if isinstance(fault, ProcExit):
+            return GuestTrap(
+                f"guest exited with proc_exit({fault.code})", guest_error=before, phase=phase
+            )
+        if isinstance(fault, EngineTrap):
+            info = fault.info
+            limits = self.module.limits
+            if info.kind == "timeout":
+                return LimitExceeded(
+                    "timeout", f"{limits.timeout_s}s",
+                    f"timeout: the guest ran longer than {limits.timeout_s}s",
+                    guest_error=before, frames=info.frames, phase=phase,
+                )
+            if info.kind == "fuel":
+                return LimitExceeded(
+                    "fuel", str(limits.fuel),
+                    f"fuel: the guest used up its budget of {limits.fuel} units",
+                    guest_error=before, frames=info.frames, phase=phase,
+                )
+            message = f"guest trapped: {info.message}"
+            if info.frames:
+                message += " [at " + " <- ".join(info.frames[:4]) + "]"
+            return GuestTrap(message, guest_error=before, frames=info.frames, phase=phase)
+        if isinstance(fault, WapcError):
+            return fault
+        if isinstance(fault, RecursionError | MemoryError):
+            return GuestTrap(f"host ran out of resources: {type(fault).__name__}", phase=phase)
+        return GuestTrap(f"guest trapped: {fault}", guest_error=before, phase=phase)
+
+
+def _raise_guest_error(error: bytes) -> bytes:
+    raise GuestError(error.decode("utf-8", "replace"), error)
+
+
+def call_once(
+    path: str | os.PathLike[str],
+    operation: str,
+    payload: bytes = b"",
+    *,
+    engine: str = "auto",
+    host_call: HostCallHandler | None = None,
+    on_log: Callable[[str, str], None] | None = None,
+) -> bytes:
+    """Load, instantiate and call once: the shortest way to run a guest."""
+    return load_module(path, engine=engine).instantiate(host_call, on_log=on_log).call(
+        operation, payload
+    )

@@ -1,0 +1,279 @@
+"""The waPC exchange, engine-neutral: the nine ``wapc`` imports and their state.
+
+Everything here is written against :class:`~wapc_cli.engines.base.GuestMemory`.
+Every pointer/length a guest passes is untrusted: it is read as unsigned 32-bit
+and checked against the current memory size before memory is touched, and any
+violation becomes a :class:`GuestFault` that ends the guest call as a trap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from . import events as ev
+from .engines.base import GuestMemory
+from .hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
+
+_U32 = 0xFFFFFFFF
+
+
+class GuestFault(Exception):
+    """Raised inside an import: the guest broke the ABI; the call ends as a trap.
+
+    Host functions raise it so the engine unwinds the guest; the session also
+    keeps it in ``fault`` because not every engine hands the Python exception
+    back unchanged.
+    """
+
+
+class HostAbort(Exception):
+    """Raised inside an import to stop the run for a host-side reason (e.g. a stub
+    table's ``default: fail``). ``error`` is the WapcError to report."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+LogSink = Callable[[str, str], None]  # (message, source)
+EventSink = Callable[[ev.Event], None]
+
+
+class WapcSession:
+    """Per-instance protocol state plus the import functions that act on it.
+
+    State lives for one exchange (``begin`` resets it): no response, error or
+    host answer can leak from one guest call into the next.
+    """
+
+    def __init__(
+        self,
+        handler: HostCallHandler,
+        on_log: LogSink | None = None,
+        tracer: EventSink | None = None,
+    ) -> None:
+        self.handler = handler
+        self.on_log = on_log
+        self.tracer = tracer
+        self.memory: GuestMemory | None = None
+        self.fault: BaseException | None = None
+        self.begin(b"", b"")
+        self.t0 = time.perf_counter_ns()
+
+    # -- exchange state --------------------------------------------------
+    def begin(self, operation: bytes, payload: bytes) -> None:
+        self.operation = operation
+        self.payload = payload
+        self.response: bytes | None = None  # set by __guest_response
+        self.error: bytes | None = None  # set by __guest_error
+        self.host_body: bytes | None = None  # None: no host call made yet
+        self.host_fault: bytes | None = None  # the host error text, UTF-8
+        self.host_calls = 0
+        self.warnings: list[str] = []
+        self.fault = None
+        self.t0 = time.perf_counter_ns()
+
+    def _now(self) -> int:
+        return time.perf_counter_ns() - self.t0
+
+    def _fail(self, message: str) -> GuestFault:
+        fault = GuestFault(message)
+        self.fault = fault
+        return fault
+
+    def _span(self, what: str, ptr: int, length: int) -> tuple[int, int]:
+        """Normalise (ptr, length) to unsigned and check they lie inside memory."""
+        ptr &= _U32
+        length &= _U32
+        memory = self.memory
+        if memory is None:
+            raise self._fail(f"{what}: the guest has no exported memory")
+        size = memory.size()
+        if ptr + length > size:
+            raise self._fail(
+                f"{what}: pointer {ptr:#x} + length {length} is outside guest memory "
+                f"({size} bytes)"
+            )
+        return ptr, length
+
+    def _read(self, what: str, ptr: int, length: int) -> bytes:
+        ptr, length = self._span(what, ptr, length)
+        assert self.memory is not None
+        return self.memory.read(ptr, length) if length else b""
+
+    def _write(self, what: str, ptr: int, data: bytes) -> None:
+        ptr, _ = self._span(what, ptr, len(data))
+        if data:
+            assert self.memory is not None
+            self.memory.write(ptr, data)
+
+    # -- the nine imports ----------------------------------------------------
+    def guest_request(self, op_ptr: int, ptr: int) -> None:
+        start = time.perf_counter_ns()
+        self._write("__guest_request (operation)", op_ptr, self.operation)
+        self._write("__guest_request (payload)", ptr, self.payload)
+        if self.tracer:
+            self.tracer(
+                ev.GuestRequest(
+                    start - self.t0, time.perf_counter_ns() - start, op_ptr & _U32,
+                    ptr & _U32, len(self.operation), len(self.payload),
+                )
+            )
+
+    def guest_response(self, ptr: int, length: int) -> None:
+        start = time.perf_counter_ns()
+        self.response = self._read("__guest_response", ptr, length)
+        if self.tracer:
+            self.tracer(
+                ev.GuestResponse(
+                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
+                    length & _U32, self.response,
+                )
+            )
+
+    def guest_error(self, ptr: int, length: int) -> None:
+        start = time.perf_counter_ns()
+        self.error = self._read("__guest_error", ptr, length)
+        if self.tracer:
+            self.tracer(
+                ev.GuestErrorSet(
+                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
+                    length & _U32, self.error.decode("utf-8", "replace"),
+                )
+            )
+
+    def host_call(
+        self,
+        bind_ptr: int, bind_len: int, ns_ptr: int, ns_len: int,
+        op_ptr: int, op_len: int, ptr: int, length: int,
+    ) -> int:
+        start = time.perf_counter_ns()
+        request = HostCallRequest(
+            self._read("__host_call (binding)", bind_ptr, bind_len).decode("utf-8", "replace"),
+            self._read("__host_call (namespace)", ns_ptr, ns_len).decode("utf-8", "replace"),
+            self._read("__host_call (operation)", op_ptr, op_len).decode("utf-8", "replace"),
+            self._read("__host_call (payload)", ptr, length),
+        )
+        # Each host call replaces the previous answer, success or failure.
+        self.host_calls += 1
+        reply = self._answer(request)
+        self.host_body = reply.body
+        self.host_fault = None if reply.error is None else reply.error.encode("utf-8")
+        result = 1 if reply.error is None else 0
+        if self.tracer:
+            self.tracer(
+                ev.HostCall(
+                    start - self.t0, time.perf_counter_ns() - start, request.binding,
+                    request.namespace, request.operation, request.payload, result,
+                    reply.body, reply.error, reply.source,
+                )
+            )
+        return result
+
+    def _answer(self, request: HostCallRequest) -> HostReply:
+        try:
+            answer = self.handler(request)
+        except HostCallError as exc:
+            return HostReply(exc.body, exc.message)
+        except HostAbort as exc:
+            self.fault = exc
+            raise
+        except Exception as exc:  # a handler's bug must not escape through the guest
+            return HostReply(error=f"host call handler raised {type(exc).__name__}: {exc}")
+        if isinstance(answer, HostReply):
+            return answer
+        if isinstance(answer, (bytes, bytearray, memoryview)):
+            return HostReply(bytes(answer))
+        if isinstance(answer, str):
+            return HostReply(answer.encode("utf-8"))
+        if answer is None:
+            return HostReply(b"")
+        return HostReply(
+            error=f"host call handler returned {type(answer).__name__}, expected bytes"
+        )
+
+    def host_response_len(self) -> int:
+        value = len(self.host_body or b"")
+        if self.tracer:
+            self.tracer(ev.HostResponseLen(self._now(), 0, value))
+        return value
+
+    def host_response(self, ptr: int) -> None:
+        start = time.perf_counter_ns()
+        if self.host_body is None:
+            raise self._fail("__host_response called with no pending host response")
+        self._write("__host_response", ptr, self.host_body)
+        if self.tracer:
+            self.tracer(
+                ev.HostResponse(
+                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
+                    len(self.host_body),
+                )
+            )
+
+    def host_error_len(self) -> int:
+        value = len(self.host_fault or b"")  # UTF-8 bytes, not characters
+        if self.tracer:
+            self.tracer(ev.HostErrorLen(self._now(), 0, value))
+        return value
+
+    def host_error(self, ptr: int) -> None:
+        start = time.perf_counter_ns()
+        if self.host_fault is None:
+            raise self._fail("__host_error called with no pending host error")
+        self._write("__host_error", ptr, self.host_fault)
+        if self.tracer:
+            self.tracer(
+                ev.HostError(
+                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
+                    len(self.host_fault),
+                )
+            )
+
+    def console_log(self, ptr: int, length: int) -> None:
+        self.log(self._read("__console_log", ptr, length).decode("utf-8", "replace"), "wapc")
+
+    def env_console_log(self, ptr: int, length: int) -> None:
+        self.log(self._read("env.__console_log", ptr, length).decode("utf-8", "replace"), "env")
+
+    def log(self, message: str, source: str) -> None:
+        if self.on_log:
+            self.on_log(message, source)
+        if self.tracer:
+            self.tracer(ev.ConsoleLog(self._now(), 0, message, source))
+
+    def env_abort(self, msg_ptr: int, file_ptr: int, line: int, column: int) -> None:
+        """AssemblyScript's ``abort(message, file, line, column)``: always a trap."""
+        message = self._as_string(msg_ptr) or "abort"
+        file = self._as_string(file_ptr) or "?"
+        raise self._fail(f"abort: {message} at {file}:{line & _U32}:{column & _U32}")
+
+    def _as_string(self, ptr: int) -> str | None:
+        """Read an AssemblyScript string: UTF-16LE, byte length in the u32 before it."""
+        ptr &= _U32
+        if ptr == 0 or ptr < 4:
+            return None
+        try:
+            header = self._read("env.abort", ptr - 4, 4)
+            length = int.from_bytes(header, "little")
+            return self._read("env.abort", ptr, min(length, 4096)).decode("utf-16-le", "replace")
+        except GuestFault:
+            self.fault = None
+            return None
+
+    def imports(self) -> dict[tuple[str, str], Callable[..., int | None]]:
+        """The host functions this session provides, keyed by (module, name)."""
+        return {
+            ("wapc", "__guest_request"): self.guest_request,
+            ("wapc", "__guest_response"): self.guest_response,
+            ("wapc", "__guest_error"): self.guest_error,
+            ("wapc", "__host_call"): self.host_call,
+            ("wapc", "__host_response_len"): self.host_response_len,
+            ("wapc", "__host_response"): self.host_response,
+            ("wapc", "__host_error_len"): self.host_error_len,
+            ("wapc", "__host_error"): self.host_error,
+            ("wapc", "__console_log"): self.console_log,
+            ("env", "__console_log"): self.env_console_log,
+            ("env", "abort"): self.env_abort,
+        }
