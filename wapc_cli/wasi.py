@@ -51,7 +51,9 @@ class WasiOptions:
 class WasiHost:
     def __init__(self, session: WapcSession, options: WasiOptions) -> None:
         self.session = session
-        self.argv = [options.program_name, *options.args]
+        # No arguments granted: an empty argv, not even a program name (it would
+        # tell the guest a host path). Granted: the module's name, then them.
+        self.argv = [options.program_name, *options.args] if options.args else []
         self.environ = [f"{k}={v}" for k, v in options.env.items()]
         self._pending: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
 

@@ -97,8 +97,7 @@ class WasmtimeMemory:
 
 
 def _trap_info(exc: BaseException) -> EngineTrapInfo:
-    message = getattr(exc, "message", None) or str(exc)
-    message = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    message = _reason(getattr(exc, "message", None) or str(exc)) or type(exc).__name__
     frames: list[str] = []
     for frame in getattr(exc, "frames", None) or ():
         name = frame.func_name or f"func[{frame.func_index}]"
@@ -114,6 +113,31 @@ def _trap_info(exc: BaseException) -> EngineTrapInfo:
     return EngineTrapInfo(message, tuple(frames), kind)
 
 
+def _reason(text: str) -> str:
+    """The cause of a wasmtime error, without its backtrace (frames are reported apart).
+
+    wasmtime formats errors as "context\n<backtrace>\n\nCaused by:\n    reason".
+    """
+    lines = [line.strip() for line in text.strip().splitlines()]
+    if "Caused by:" in lines:
+        causes = [line for line in lines[lines.index("Caused by:") + 1 :] if line]
+        if causes:
+            return "; ".join(causes)
+    return lines[0] if lines else ""
+
+
+def new_store(compiled: WasmtimeModule, limits: Limits) -> wasmtime.Store:
+    """A store with the limits applied (shared by the public-API and C-API paths)."""
+    store = wasmtime.Store(compiled.wasm_engine)
+    if limits.max_memory_bytes is not None:
+        store.set_limits(memory_size=limits.max_memory_bytes)
+    if limits.fuel is not None:
+        store.set_fuel(limits.fuel)
+    if limits.timeout_s is not None:
+        compiled.ticker.ensure_running()
+    return store
+
+
 class WasmtimeInstance:
     def __init__(
         self,
@@ -123,13 +147,7 @@ class WasmtimeInstance:
     ) -> None:
         engine = compiled.wasm_engine
         self._limits = limits
-        self._store = store = wasmtime.Store(engine)
-        if limits.max_memory_bytes is not None:
-            store.set_limits(memory_size=limits.max_memory_bytes)
-        if limits.fuel is not None:
-            store.set_fuel(limits.fuel)
-        if limits.timeout_s is not None:
-            compiled.ticker.ensure_running()
+        self._store = store = new_store(compiled, limits)
         self._arm()
         linker = wasmtime.Linker(engine)
         for decl in compiled.imports:
@@ -193,7 +211,11 @@ class WasmtimeModule:
 
     def instantiate(
         self, host_functions: Mapping[tuple[str, str], HostFn], limits: Limits
-    ) -> WasmtimeInstance:
+    ) -> EngineInstance:
+        if self.fast:
+            from .wasmtime_fast import FastInstance
+
+            return FastInstance(self, host_functions, limits)
         return WasmtimeInstance(self, host_functions, limits)
 
 
