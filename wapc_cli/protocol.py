@@ -72,7 +72,8 @@ class WapcSession:
         self.host_calls = 0
         self.warnings: list[str] = []
         self.fault = None
-        self.t0 = time.perf_counter_ns()
+        if self.tracer is not None:  # timestamps exist only for trace events
+            self.t0 = time.perf_counter_ns()
 
     def _now(self) -> int:
         return time.perf_counter_ns() - self.t0
@@ -88,7 +89,12 @@ class WapcSession:
         length &= _U32
         memory = self.memory
         if memory is None:
-            raise self._fail(f"{what}: the guest has no exported memory")
+            # Every checked guest exports a memory, but the engine hands it over only
+            # once instantiation is done: this is an import called by the start section.
+            raise self._fail(
+                f"{what}: guest memory is not reachable yet (called from the start "
+                "section; this host reads guest memory only after instantiation)"
+            )
         size = memory.size()
         if ptr + length > size:
             raise self._fail(
@@ -98,19 +104,27 @@ class WapcSession:
         return ptr, length
 
     def _read(self, what: str, ptr: int, length: int) -> bytes:
-        ptr, length = self._span(what, ptr, length)
-        assert self.memory is not None
-        return self.memory.read(ptr, length) if length else b""
+        # Hot path: the same unsigned check as _span, inlined; _span only words the fault.
+        ptr &= _U32
+        length &= _U32
+        memory = self.memory
+        if memory is None or ptr + length > memory.size():
+            self._span(what, ptr, length)
+        assert memory is not None
+        return memory.read(ptr, length) if length else b""
 
     def _write(self, what: str, ptr: int, data: bytes) -> None:
-        ptr, _ = self._span(what, ptr, len(data))
+        ptr &= _U32
+        memory = self.memory
+        if memory is None or ptr + len(data) > memory.size():
+            self._span(what, ptr, len(data))
         if data:
-            assert self.memory is not None
-            self.memory.write(ptr, data)
+            assert memory is not None
+            memory.write(ptr, data)
 
     # -- the nine imports ----------------------------------------------------
     def guest_request(self, op_ptr: int, ptr: int) -> None:
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if self.tracer else 0
         self._write("__guest_request (operation)", op_ptr, self.operation)
         self._write("__guest_request (payload)", ptr, self.payload)
         if self.tracer:
@@ -122,7 +136,7 @@ class WapcSession:
             )
 
     def guest_response(self, ptr: int, length: int) -> None:
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if self.tracer else 0
         self.response = self._read("__guest_response", ptr, length)
         if self.tracer:
             self.tracer(
@@ -133,7 +147,7 @@ class WapcSession:
             )
 
     def guest_error(self, ptr: int, length: int) -> None:
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if self.tracer else 0
         self.error = self._read("__guest_error", ptr, length)
         if self.tracer:
             self.tracer(
@@ -148,7 +162,7 @@ class WapcSession:
         bind_ptr: int, bind_len: int, ns_ptr: int, ns_len: int,
         op_ptr: int, op_len: int, ptr: int, length: int,
     ) -> int:
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if self.tracer else 0
         request = HostCallRequest(
             self._read("__host_call (binding)", bind_ptr, bind_len).decode("utf-8", "replace"),
             self._read("__host_call (namespace)", ns_ptr, ns_len).decode("utf-8", "replace"),
@@ -158,20 +172,26 @@ class WapcSession:
         # Each host call replaces the previous answer, success or failure.
         self.host_calls += 1
         reply = self._answer(request)
-        self.host_body = reply.body
-        self.host_fault = None if reply.error is None else reply.error.encode("utf-8")
-        result = 1 if reply.error is None else 0
+        # Plain bytes (the usual answer) skip building a HostReply on the hot path.
+        if reply.__class__ is bytes:
+            body: bytes = reply  # type: ignore[assignment]
+            error = source = None
+        else:
+            body, error, source = reply.body, reply.error, reply.source  # type: ignore[union-attr]
+        self.host_body = body
+        self.host_fault = None if error is None else error.encode("utf-8")
+        result = 1 if error is None else 0
         if self.tracer:
             self.tracer(
                 ev.HostCall(
                     start - self.t0, time.perf_counter_ns() - start, request.binding,
                     request.namespace, request.operation, request.payload, result,
-                    reply.body, reply.error, reply.source,
+                    body, error, source,
                 )
             )
         return result
 
-    def _answer(self, request: HostCallRequest) -> HostReply:
+    def _answer(self, request: HostCallRequest) -> HostReply | bytes:
         try:
             answer = self.handler(request)
         except HostCallError as exc:
@@ -181,6 +201,8 @@ class WapcSession:
             raise
         except Exception as exc:  # a handler's bug must not escape through the guest
             return HostReply(error=f"host call handler raised {type(exc).__name__}: {exc}")
+        if answer.__class__ is bytes:
+            return answer  # type: ignore[return-value]
         if isinstance(answer, HostReply):
             return answer
         if isinstance(answer, (bytes, bytearray, memoryview)):
@@ -200,7 +222,7 @@ class WapcSession:
         return value
 
     def host_response(self, ptr: int) -> None:
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if self.tracer else 0
         if self.host_body is None:
             raise self._fail("__host_response called with no pending host response")
         self._write("__host_response", ptr, self.host_body)
@@ -219,7 +241,7 @@ class WapcSession:
         return value
 
     def host_error(self, ptr: int) -> None:
-        start = time.perf_counter_ns()
+        start = time.perf_counter_ns() if self.tracer else 0
         if self.host_fault is None:
             raise self._fail("__host_error called with no pending host error")
         self._write("__host_error", ptr, self.host_fault)

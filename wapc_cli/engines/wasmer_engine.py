@@ -1,0 +1,261 @@
+"""The wasmer 1.1 adapter. The only module that imports wasmer.
+
+wasmer's Python wheels exist only up to CPython 3.10, so this module fails to
+import elsewhere and the engine registry reports it as unavailable.
+
+Two facts about wasmer 1.1 shape this file (checked with wasmer 1.1.0):
+
+- A Python exception raised inside a host function comes back out of the wasm
+  call unchanged (same object, same type), so it is re-raised as it is, like
+  the wasmtime adapter does. Only wasmer's own traps are translated; they are
+  raised as a plain ``RuntimeError`` whose text is the trap message followed by
+  one ``    at name (<module>[index]:0xoffset)`` line per frame.
+- wasmer 1.1 has no fuel metering and no epoch interruption, and its Python API
+  cannot cap memory growth; see :func:`_check_limits`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import wasmer
+from wasmer_compiler_cranelift import Compiler
+
+from ..errors import UsageError
+from ..wasmmem import cap_memories
+from .base import (
+    EngineTrap,
+    EngineTrapInfo,
+    ExportDecl,
+    FuncSig,
+    HostFn,
+    ImportDecl,
+    Limits,
+)
+
+# wasmer.Type values as wasmtime spells them, so FuncSig compares equal across engines.
+_TYPE_NAMES = {
+    wasmer.Type.I32: "i32",
+    wasmer.Type.I64: "i64",
+    wasmer.Type.F32: "f32",
+    wasmer.Type.F64: "f64",
+    wasmer.Type.V128: "v128",
+    wasmer.Type.EXTERN_REF: "externref",
+    wasmer.Type.FUNC_REF: "funcref",
+}
+_TYPES_BY_NAME = {name: ty for ty, name in _TYPE_NAMES.items()}
+
+_FRAME = re.compile(r"^\s*at (?P<name>.*?) \(<module>\[(?P<index>\d+)\]:(?P<offset>0x[0-9a-f]+)\)")
+
+
+def _check_limits(limits: Limits) -> None:
+    """Refuse, clearly, the limits wasmer 1.1 cannot enforce in-process.
+
+    Never ignore a limit silently: a user who asked for one must not run unbounded.
+    The hook for supervised enforcement (timeout, memory) is this one function.
+    """
+    if limits.fuel is not None:
+        raise UsageError(
+            "--fuel is not supported by the wasmer engine (wasmer 1.1 has no fuel "
+            "metering); use --engine wasmtime"
+        )
+    if limits.timeout_s is not None:
+        # The CLI runs wasmer in a supervised child process that it kills on time
+        # (wapc_cli.supervise); in-process there is no way to stop a running guest.
+        raise UsageError(
+            "a timeout is not supported by the wasmer engine in-process (wasmer 1.1 "
+            "cannot interrupt a running guest); use wapc_cli.supervise, --engine "
+            "wasmtime, or no timeout"
+        )
+
+
+def _type_name(ty: Any) -> str:
+    try:
+        return _TYPE_NAMES[wasmer.Type(ty)]
+    except (KeyError, ValueError, TypeError):
+        return str(ty).lower()
+
+
+def _sig(ty: Any) -> FuncSig | None:
+    if isinstance(ty, wasmer.FunctionType):
+        return FuncSig(
+            tuple(_type_name(p) for p in ty.params), tuple(_type_name(r) for r in ty.results)
+        )
+    return None
+
+
+def _kind(ty: Any) -> str:
+    return {
+        wasmer.FunctionType: "func",
+        wasmer.MemoryType: "memory",
+        wasmer.TableType: "table",
+        wasmer.GlobalType: "global",
+    }.get(type(ty), "other")
+
+
+def _functype(sig: FuncSig) -> wasmer.FunctionType:
+    return wasmer.FunctionType(
+        [_TYPES_BY_NAME[p] for p in sig.params], [_TYPES_BY_NAME[r] for r in sig.results]
+    )
+
+
+def _is_engine_error(exc: BaseException) -> bool:
+    # wasmer raises exactly RuntimeError for traps and link errors; subclasses
+    # (RecursionError, NotImplementedError) come from Python code in a host function
+    # and must travel back unchanged for the core to classify.
+    return type(exc) is RuntimeError
+
+
+def _trap_info(exc: BaseException) -> EngineTrapInfo:
+    lines = str(exc).strip().splitlines()
+    message = lines[0].removeprefix("RuntimeError: ").strip() if lines else ""
+    frames: list[str] = []
+    for line in lines[1:]:
+        match = _FRAME.match(line)
+        if match is None:
+            continue
+        name = match["name"]
+        if name == "<unnamed>":
+            name = f"func[{match['index']}]"
+        frames.append(f"{name} @ {match['offset']}")
+    kind = "stack" if "call stack exhausted" in message else "trap"
+    return EngineTrapInfo(message or "RuntimeError", tuple(frames), kind)
+
+
+class WasmerMemory:
+    """Guest memory through a cached memoryview, refreshed when the memory grows.
+
+    Growing may move the memory; a view taken before then points at the old
+    mapping, so the view is re-taken whenever ``data_size`` changed.
+    """
+
+    __slots__ = ("_memory", "_view")
+
+    def __init__(self, memory: wasmer.Memory) -> None:
+        self._memory = memory
+        self._view = memoryview(memory.buffer)
+
+    def _current(self) -> memoryview:
+        view = self._view
+        if len(view) != self._memory.data_size:
+            view = self._view = memoryview(self._memory.buffer)
+        return view
+
+    def size(self) -> int:
+        return int(self._memory.data_size)
+
+    def read(self, ptr: int, length: int) -> bytes:
+        return bytes(self._current()[ptr : ptr + length])
+
+    def write(self, ptr: int, data: bytes) -> None:
+        self._current()[ptr : ptr + len(data)] = data
+
+
+class WasmerInstance:
+    def __init__(
+        self,
+        compiled: WasmerModule,
+        host_functions: Mapping[tuple[str, str], HostFn],
+        limits: Limits,
+    ) -> None:
+        _check_limits(limits)
+        store = compiled.store
+        by_module: dict[str, dict[str, wasmer.Function]] = {}
+        for decl in compiled.imports:
+            fn = host_functions.get((decl.module, decl.name))
+            if fn is not None and decl.sig is not None:
+                by_module.setdefault(decl.module, {})[decl.name] = wasmer.Function(
+                    store, fn, _functype(decl.sig)
+                )
+        import_object = wasmer.ImportObject()
+        for module, functions in by_module.items():
+            import_object.register(module, functions)
+        try:
+            instance = wasmer.Instance(compiled.module, import_object)
+        except RuntimeError as exc:
+            if not _is_engine_error(exc):
+                raise
+            raise EngineTrap(_trap_info(exc)) from None
+        self._instance = instance
+        self._funcs: dict[str, Any] = {}
+        memory = None
+        for name, item in instance.exports:
+            if isinstance(item, wasmer.Function):
+                self._funcs[name] = item
+            elif name == "memory" and isinstance(item, wasmer.Memory):
+                memory = WasmerMemory(item)
+        self.memory = memory
+        self._guest_call = self._funcs.get("__guest_call")
+
+    def has_func(self, name: str) -> bool:
+        return name in self._funcs
+
+    def call(self, name: str, *args: int) -> int | None:
+        try:
+            result = self._funcs[name](*args)
+        except RuntimeError as exc:
+            if not _is_engine_error(exc):
+                raise
+            raise EngineTrap(_trap_info(exc)) from None
+        return result if isinstance(result, int) else None
+
+    def guest_call(self, op_len: int, msg_len: int) -> int:
+        try:
+            return int(self._guest_call(op_len, msg_len))  # type: ignore[misc]
+        except RuntimeError as exc:
+            if not _is_engine_error(exc):
+                raise
+            raise EngineTrap(_trap_info(exc)) from None
+
+
+class WasmerModule:
+    engine_name = "wasmer"
+
+    def __init__(self, module: wasmer.Module, store: wasmer.Store) -> None:
+        self.module = module
+        self.store = store
+        self.imports: Sequence[ImportDecl] = [
+            ImportDecl(i.module, i.name or "", _kind(i.type), _sig(i.type)) for i in module.imports
+        ]
+        self.exports: Sequence[ExportDecl] = [
+            ExportDecl(e.name, _kind(e.type), _sig(e.type)) for e in module.exports
+        ]
+
+    def instantiate(
+        self, host_functions: Mapping[tuple[str, str], HostFn], limits: Limits
+    ) -> WasmerInstance:
+        return WasmerInstance(self, host_functions, limits)
+
+
+class WasmerEngine:
+    name = "wasmer"
+
+    def __init__(self) -> None:
+        self.version = _version()
+        # Modules and host functions belong to a store; one store serves every module.
+        self._store = wasmer.Store(wasmer.engine.Universal(Compiler))
+
+    def compile(self, wasm: bytes, limits: Limits) -> WasmerModule:
+        _check_limits(limits)
+        if limits.max_memory_bytes is not None:
+            # No memory limiter in wasmer 1.1: a lowered declared maximum makes
+            # memory.grow past --max-memory return -1, as WebAssembly specifies.
+            wasm = cap_memories(bytes(wasm), limits.max_memory_bytes)
+        try:
+            # wasmer accepts only ``bytes`` (a bytearray is refused as "not Wasm bytes").
+            module = wasmer.Module(self._store, bytes(wasm))
+        except RuntimeError as exc:
+            lines = str(exc).strip().splitlines()
+            raise ValueError(lines[0] if lines else "invalid module") from None
+        return WasmerModule(module, self._store)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("wasmer")
+    except Exception:  # pragma: no cover - metadata missing in odd installs
+        return "unknown"
