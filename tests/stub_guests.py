@@ -1,0 +1,65 @@
+"""Inline WAT guests shared by the stub and trace tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import wasmtime
+
+# One host call b:ns:<the guest operation> with the guest payload; the host's
+# answer becomes the guest's response (success) or guest error (failure).
+FORWARD_WAT = """
+(module
+  (import "wapc" "__guest_request" (func $req (param i32 i32)))
+  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+  (import "wapc" "__guest_error" (func $err (param i32 i32)))
+  (import "wapc" "__host_call"
+    (func $hc (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wapc" "__host_response_len" (func $rlen (result i32)))
+  (import "wapc" "__host_response" (func $rget (param i32)))
+  (import "wapc" "__host_error_len" (func $elen (result i32)))
+  (import "wapc" "__host_error" (func $eget (param i32)))
+  (import "wapc" "__console_log" (func $log (param i32 i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "bnsforwarding")
+  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+    (local $n i32)
+    (call $req (i32.const 32) (i32.const 1024))
+    (call $log (i32.const 3) (i32.const 10))
+    (if (i32.eqz (call $hc (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 2)
+                           (i32.const 32) (local.get $op_len)
+                           (i32.const 1024) (local.get $len)))
+      (then
+        (local.set $n (call $elen))
+        (call $eget (i32.const 65536))
+        (call $err (i32.const 65536) (local.get $n))
+        (return (i32.const 0))))
+    (local.set $n (call $rlen))
+    (call $rget (i32.const 65536))
+    (call $resp (i32.const 65536) (local.get $n))
+    (i32.const 1)))
+"""
+
+# A host call, then an endless loop: what a hanging guest looks like.
+HANG_WAT = """
+(module
+  (import "wapc" "__guest_request" (func $req (param i32 i32)))
+  (import "wapc" "__host_call"
+    (func $hc (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "bnsop")
+  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+    (call $req (i32.const 32) (i32.const 1024))
+    (drop (call $hc (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 2)
+                    (i32.const 3) (i32.const 2) (i32.const 1024) (local.get $len)))
+    (loop $forever (br $forever))
+    (i32.const 1)))
+"""
+
+REPO = Path(__file__).resolve().parent.parent
+AS_GUEST = REPO / "sample_guests" / "build" / "as_guest.wasm"
+
+
+def build(path: Path, text: str) -> Path:
+    path.write_bytes(wasmtime.wat2wasm(text))
+    return path
