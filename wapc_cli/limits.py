@@ -31,6 +31,18 @@ def parse_size(text: str, option: str = "--max-memory") -> int:
     return value
 
 
+def format_size(value: int) -> str:
+    """A byte count the way a user would write it back to ``--max-memory``."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= scale and value % (scale // 16) == 0:
+            return f"{value / scale:g}{unit}"
+    return f"{value} bytes"
+
+
+def format_seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
 def parse_timeout(text: str | None, default: float | None = DEFAULT_TIMEOUT_S) -> float | None:
     if text is None:
         return default

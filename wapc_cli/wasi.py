@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .engines.base import FuncSig
 from .protocol import WapcSession
+from .wasi_fs import WasiFiles
 
 ESUCCESS = 0
 EBADF = 8
@@ -48,9 +49,10 @@ class WasiOptions:
     dirs: Sequence[tuple[str, str]] = ()
 
 
-class WasiHost:
+class WasiHost(WasiFiles):
     def __init__(self, session: WapcSession, options: WasiOptions) -> None:
         self.session = session
+        self._init_files(tuple(options.dirs))
         # No arguments granted: an empty argv, not even a program name (it would
         # tell the guest a host path). Granted: the module's name, then them.
         self.argv = [options.program_name, *options.args] if options.args else []
@@ -134,31 +136,38 @@ class WasiHost:
         self._store_u32("fd_write", nwritten_ptr, total)
         return ESUCCESS
 
+    def reset(self) -> None:
+        """Forget what a previous instance opened (called when one is built)."""
+        self.reset_files()
+
     def fd_read(self, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
         if fd != 0:
-            return EBADF
+            return self._files_read(fd, iovs, iovs_len, nread_ptr)
         self._store_u32("fd_read", nread_ptr, 0)  # stdin is empty
         return ESUCCESS
 
     def fd_close(self, fd: int) -> int:
-        return ESUCCESS if fd in (0, 1, 2) else EBADF
+        return ESUCCESS if fd in (0, 1, 2) else self._files_close(fd)
 
     def fd_fdstat_get(self, fd: int, stat_ptr: int) -> int:
         if fd not in (0, 1, 2):
-            return EBADF
+            return self._files_fdstat_get(fd, stat_ptr)
         rights = 0xFFFFFFFFFFFFFFFF
         stat = struct.pack("<BxHxxxxQQ", _FILETYPE_CHARACTER_DEVICE, 0, rights, rights)
         self.session._write("fd_fdstat_get", stat_ptr, stat)
         return ESUCCESS
 
     def fd_seek(self, fd: int, offset: int, whence: int, result_ptr: int) -> int:
-        return ESPIPE if fd in (0, 1, 2) else EBADF
+        if fd in (0, 1, 2):
+            return ESPIPE
+        return self._files_seek(fd, offset, whence, result_ptr)
 
     def fd_prestat_get(self, fd: int, prestat_ptr: int) -> int:
-        return EBADF  # no preopened directories: the guest sees no file system
+        # Only --dir grants are preopened: without one the guest sees no file system.
+        return self._files_prestat_get(fd, prestat_ptr)
 
     def fd_prestat_dir_name(self, fd: int, path_ptr: int, path_len: int) -> int:
-        return EBADF
+        return self._files_prestat_dir_name(fd, path_ptr, path_len)
 
     def sched_yield(self) -> int:
         return ESUCCESS
@@ -182,7 +191,9 @@ class WasiHost:
 
 _STREAM = {1: "wasi:stdout", 2: "wasi:stderr"}
 _IMPLEMENTED = frozenset(
-    name for name in vars(WasiHost) if not name.startswith("_") and name not in ("flush", "functions")
+    name
+    for name in (*vars(WasiHost), *vars(WasiFiles))
+    if not name.startswith("_") and name not in ("flush", "functions", "reset", "reset_files")
 )
 
 

@@ -10,8 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ExitCode, GuestError, GuestTrap, LimitExceeded, WapcError
-from ..guest import Guest
+from ..guest import Guest, read_module_file
 from ..payload import DecodeError, Decoding, Encoding, as_text, decode_response
+from ..protocol import LogSink
+from ..supervise import needs_supervision, run_supervised
 from . import console
 from .options import (
     ArgOpt,
@@ -24,6 +26,7 @@ from .options import (
     JsonOpt,
     MaxMemoryOpt,
     ModuleArg,
+    NoCacheOpt,
     OperationArg,
     PayloadHexOpt,
     PayloadJsonOpt,
@@ -70,13 +73,14 @@ def call(
     dir: DirOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Call OPERATION on a waPC guest MODULE and print the response."""
     spec = build_runspec(
         module=module, operation=operation, payload=payload, payload_hex=payload_hex,
         payload_json=payload_json, encode=encode.value, engine=engine, timeout=timeout, fuel=fuel,
         max_memory=max_memory, env=env, args=arg, dirs=dir, stubs=stubs, preset=preset,
-        record=record, force=force,
+        record=record, force=force, no_cache=no_cache,
     )
     outcome = run_call(spec, quiet=quiet or json_out)
     if json_out:
@@ -105,13 +109,16 @@ class CallOutcome:
         self.engine = ""
         self.logs: list[dict[str, str]] = []
         self.warnings: list[str] = []
+        # Set instead of ``guest`` when the call ran in a supervised child process.
+        self.timings: dict[str, float] | None = None
+        self.host_calls = 0
 
     @property
     def exit_code(self) -> int:
         return int(self.error.exit_code) if self.error is not None else int(ExitCode.OK)
 
     def as_json(self, decode: str) -> dict[str, Any]:
-        timings = self.guest.timings.as_dict() if self.guest else None
+        timings = self.guest.timings.as_dict() if self.guest else self.timings
         result: dict[str, Any] = {
             "ok": self.error is None,
             "module": str(self.spec.module),
@@ -122,7 +129,7 @@ class CallOutcome:
             "response_len": None,
             "error": None,
             "warnings": self.warnings,
-            "host_calls": self.guest.last.host_calls if self.guest else 0,
+            "host_calls": self.guest.last.host_calls if self.guest else self.host_calls,
             "logs": self.logs,
             "timings": timings,
             "exit_code": self.exit_code,
@@ -174,18 +181,21 @@ def run_call(spec: RunSpec, *, quiet: bool = False) -> CallOutcome:
         if not quiet:
             console.log_line(message, source)
 
-    module = spec.load()  # bad files and non-guests raise straight to the CLI
-    outcome.engine = module.engine_name
-    try:
-        guest = outcome.guest = spec.instantiate(module, on_log)
-        outcome.response = guest.call(spec.operation, spec.payload)
-        outcome.warnings = guest.last.warnings
-    except (GuestError, GuestTrap) as exc:
-        outcome.error = exc
-        if outcome.guest is not None:
-            outcome.warnings = outcome.guest.last.warnings
-    except WapcError as exc:
-        outcome.error = exc
+    if needs_supervision(spec.engine, spec.limits):
+        _run_supervised(spec, outcome, on_log)
+    else:
+        module = spec.load()  # bad files and non-guests raise straight to the CLI
+        outcome.engine = module.engine_name
+        try:
+            guest = outcome.guest = spec.instantiate(module, on_log)
+            outcome.response = guest.call(spec.operation, spec.payload)
+            outcome.warnings = guest.last.warnings
+        except (GuestError, GuestTrap) as exc:
+            outcome.error = exc
+            if outcome.guest is not None:
+                outcome.warnings = outcome.guest.last.warnings
+        except WapcError as exc:
+            outcome.error = exc
     if outcome.error is None or outcome.error.exit_code != ExitCode.USAGE:
         try:
             spec.host.finish()  # stub expectations (times:), --record
@@ -193,6 +203,24 @@ def run_call(spec: RunSpec, *, quiet: bool = False) -> CallOutcome:
             if outcome.error is None:
                 outcome.error = exc
     return outcome
+
+
+def _run_supervised(spec: RunSpec, outcome: CallOutcome, on_log: LogSink) -> None:
+    """The same call in a child process that enforces the limits (wasmer)."""
+    result = run_supervised(
+        read_module_file(spec.module), operation=spec.operation, payload=spec.payload,
+        name=str(spec.module), engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
+        host_call=spec.host.handler, on_log=on_log,
+    )
+    if result.error is not None and result.error.exit_code in (ExitCode.USAGE,
+                                                               ExitCode.NOT_A_GUEST):
+        raise result.error  # as spec.load() would have
+    outcome.engine = result.engine
+    outcome.response = result.response
+    outcome.error = result.error
+    outcome.warnings = result.warnings
+    outcome.timings = result.timings or None
+    outcome.host_calls = result.host_calls
 
 
 def write_response(data: bytes, decode: str) -> None:
