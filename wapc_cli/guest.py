@@ -11,6 +11,7 @@ A guest that traps is rebuilt from the compiled module before its next call
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from . import abi
 from . import events as ev
+from .cache import ModuleCache, compile_module
 from .engines import CompiledModule, EngineInstance, EngineTrap, Limits, get_engine
 from .engines.base import FuncSig, HostFn
 from .errors import (
@@ -31,8 +33,10 @@ from .errors import (
     WapcError,
 )
 from .hostcalls import HostCallHandler, no_handler
+from .limits import format_size
 from .protocol import EventSink, GuestFault, HostAbort, LogSink, WapcSession
 from .wasi import ProcExit, WasiHost, WasiOptions
+from .wasmmem import PAGE, defined_memories
 
 WASM_MAGIC = b"\0asm"
 
@@ -90,10 +94,14 @@ def check_wasm_bytes(data: bytes, where: str) -> None:
 
 
 def load_module(
-    path: str | os.PathLike[str], *, engine: str = "auto", limits: Limits | None = None
+    path: str | os.PathLike[str],
+    *,
+    engine: str = "auto",
+    limits: Limits | None = None,
+    cache: ModuleCache | None = None,
 ) -> WapcModule:
     return WapcModule.from_bytes(
-        read_module_file(path), engine=engine, limits=limits, name=os.fspath(path)
+        read_module_file(path), engine=engine, limits=limits, name=os.fspath(path), cache=cache
     )
 
 
@@ -105,6 +113,7 @@ class WapcModule:
         self.name = name
         self.limits = limits
         self.compile_ms = compile_ms
+        self.cache_hit = False  # compile_ms was a cache load (wapc_cli.cache)
         self.engine_name = compiled.engine_name
         self.wasi_imports = [
             (d.module, d.name, d.sig)
@@ -121,16 +130,24 @@ class WapcModule:
         engine: str = "auto",
         limits: Limits | None = None,
         name: str = "<bytes>",
+        cache: ModuleCache | None = None,
     ) -> WapcModule:
+        """Check and compile; with ``cache``, reuse a verified compiled artifact."""
         check_wasm_bytes(wasm, name)
         limits = limits or Limits()
+        if limits.max_memory_bytes is not None:
+            check_initial_memory(wasm, limits.max_memory_bytes, name)
         runtime = get_engine(engine)
         start = time.perf_counter()
         try:
-            compiled = runtime.compile(wasm, limits)
+            result = compile_module(runtime, wasm, limits, cache)
         except ValueError as exc:
-            raise NotWasmError(f"module '{name}' is not a valid WebAssembly module: {exc}") from None
-        return cls(compiled, name, limits, (time.perf_counter() - start) * 1000)
+            raise NotWasmError(
+                f"module '{name}' is not a valid WebAssembly module: {exc}"
+            ) from None
+        module = cls(result.compiled, name, limits, (time.perf_counter() - start) * 1000)
+        module.cache_hit = result.cache_hit
+        return module
 
     def instantiate(
         self,
@@ -141,6 +158,20 @@ class WapcModule:
         wasi: WasiOptions | None = None,
     ) -> Guest:
         return Guest(self, host_call or no_handler, on_log, tracer, wasi or WasiOptions())
+
+
+def check_initial_memory(wasm: bytes, limit: int, name: str) -> None:
+    """Refuse, before any engine reserves it, a module that starts above --max-memory."""
+    for memory in defined_memories(wasm):
+        size = memory.min_pages * PAGE
+        if size > limit:
+            raise LimitExceeded(
+                "max-memory", format_size(limit),
+                f"max-memory: module '{name}' needs {format_size(size)} of memory to start "
+                f"({memory.min_pages} pages), more than the --max-memory limit of "
+                f"{format_size(limit)}",
+                phase="instantiation",
+            )
 
 
 def check_guest_shape(compiled: CompiledModule, name: str) -> None:
@@ -199,10 +230,13 @@ class Guest:
         self.session = WapcSession(host_call, on_log, tracer)
         self.wasi = WasiHost(self.session, wasi)
         self.timings = Timings(compile_ms=module.compile_ms)
-        self.last = CallRecord()
+        self._last: CallRecord | None = CallRecord()
+        self._wasi_used = bool(module.wasi_imports)
+        self._watch_memory = module.limits.max_memory_bytes is not None
         self._tracer = tracer
         self._functions = self._host_functions()
         self._instance: EngineInstance | None = None
+        self._memory_before: int | None = None
         self._build()
 
     def _host_functions(self) -> Mapping[tuple[str, str], HostFn]:
@@ -215,6 +249,7 @@ class Guest:
     def _build(self) -> None:
         """Instantiate (running the start section) and run the init exports."""
         self._instance = None
+        self.wasi.reset()
         session = self.session
         session.begin(b"", b"")  # host calls are allowed during init
         start = time.perf_counter()
@@ -224,6 +259,7 @@ class Guest:
             raise self._classify(exc, "instantiation (start section)") from None
         self.timings.instantiate_ms = (time.perf_counter() - start) * 1000
         session.memory = instance.memory
+        self._note_memory_size()
         self._trace_step("start", 0, int(self.timings.instantiate_ms * 1e6))
         start = time.perf_counter()
         for name in abi.INIT_EXPORTS:
@@ -257,13 +293,17 @@ class Guest:
     # -- calls -------------------------------------------------------------------
     def call(self, operation: str | bytes, payload: bytes = b"") -> bytes:
         """Run one exchange. Returns the response or raises GuestError/GuestTrap."""
-        if self._instance is None:
-            self._build()
         instance = self._instance
-        assert instance is not None
+        if instance is None:
+            _ = self.last  # fix the previous call's record before init resets the session
+            self._build()
+            instance = self._instance
+            assert instance is not None
         op = operation.encode("utf-8") if isinstance(operation, str) else operation
         session = self.session
         session.begin(op, payload)
+        if self._watch_memory:
+            self._note_memory_size()
         tracer = self._tracer
         if tracer:
             tracer(ev.GuestCall(0, 0, op.decode("utf-8", "replace"), len(op), len(payload)))
@@ -276,14 +316,39 @@ class Guest:
             error = self._classify(exc, "call")
             self._finish(start, None, "trap", str(error))
             raise error from None
-        self.wasi.flush()
+        if self._wasi_used:
+            self.wasi.flush()
+        response = session.response
+        if result == 1 and response is not None and session.error is None and not tracer:
+            # The common success with tracing off: what _outcome/_finish would do, inlined.
+            self.timings.call_ms = (time.perf_counter_ns() - start) / 1e6
+            self._last = None  # built on demand from the session by the `last` property
+            return response
         try:
             response = self._outcome(result)
         except WapcError as exc:
-            self._finish(start, result, "error" if isinstance(exc, GuestError) else "trap", str(exc))
-            raise
+            error = self._memory_limit_hit(exc)
+            self._finish(
+                start, result, "error" if isinstance(error, GuestError) else "trap", str(error)
+            )
+            if error is exc:
+                raise
+            raise error from None
         self._finish(start, result, "ok", None)
         return response
+
+    @property
+    def last(self) -> CallRecord:
+        """What the latest call left behind besides its result."""
+        record = self._last
+        if record is None:
+            session = self.session
+            record = self._last = CallRecord(list(session.warnings), session.host_calls)
+        return record
+
+    @last.setter
+    def last(self, record: CallRecord) -> None:
+        self._last = record
 
     def _finish(self, start: int, value: int | None, outcome: str, message: str | None) -> None:
         elapsed = time.perf_counter_ns() - start
@@ -323,6 +388,48 @@ class Guest:
         """Turn whatever ended guest code early into the one error to report."""
         if isinstance(exc, KeyboardInterrupt):
             raise exc
+        return self._memory_limit_hit(self._classify_fault(exc, phase))
+
+    def _note_memory_size(self) -> None:
+        self._memory_before = None
+        memory = self.session.memory
+        if self.module.limits.max_memory_bytes is not None and memory is not None:
+            self._memory_before = memory.size()
+
+    def _memory_limit_hit(self, error: WapcError) -> WapcError:
+        """Name --max-memory when the guest failed after growing up to the limit.
+
+        No engine tells us that a ``memory.grow`` was refused (it returns -1, as
+        WebAssembly says, and the guest goes on). The evidence: memory grew during
+        the failed run and ended with less room left than a quarter of the limit
+        (or than one page). A guest that reported the failure keeps exit 1, with
+        the limit added to its message.
+        """
+        limit = self.module.limits.max_memory_bytes
+        memory = self.session.memory
+        before = self._memory_before
+        if limit is None or memory is None or before is None:
+            return error
+        if isinstance(error, LimitExceeded) or not isinstance(error, GuestError | GuestTrap):
+            return error
+        try:
+            size = memory.size()
+        except Exception:  # a memory of a torn-down instance: no evidence either way
+            return error
+        if size <= before or limit - size >= max(PAGE, limit // 4):
+            return error
+        note = (
+            f"guest memory grew to {format_size(size)} of the --max-memory limit of "
+            f"{format_size(limit)}; memory.grow beyond the limit fails (returns -1)"
+        )
+        if isinstance(error, GuestError):
+            return GuestError(f"{error.message} ({note})", error.raw)
+        return LimitExceeded(
+            "max-memory", format_size(limit), f"max-memory: {note}; then {error.message}",
+            guest_error=error.guest_error, frames=error.frames, phase=error.phase,
+        )
+
+    def _classify_fault(self, exc: BaseException, phase: str) -> WapcError:
         fault = self.session.fault or exc
         guest_error = self.session.error
         before = guest_error.decode("utf-8", "replace") if guest_error is not None else None
@@ -341,8 +448,8 @@ class Guest:
             limits = self.module.limits
             if info.kind == "timeout":
                 return LimitExceeded(
-                    "timeout", f"{limits.timeout_s}s",
-                    f"timeout: the guest ran longer than {limits.timeout_s}s",
+                    "timeout", f"{limits.timeout_s:g}s",
+                    f"timeout: the guest ran longer than {limits.timeout_s:g}s",
                     guest_error=before, frames=info.frames, phase=phase,
                 )
             if info.kind == "fuel":
@@ -353,13 +460,23 @@ class Guest:
                 )
             message = f"guest trapped: {info.message}"
             if info.frames:
-                message += " [at " + " <- ".join(info.frames[:4]) + "]"
+                message += f" [at {frames_text(info.frames)}]"
             return GuestTrap(message, guest_error=before, frames=info.frames, phase=phase)
         if isinstance(fault, WapcError):
             return fault
         if isinstance(fault, RecursionError | MemoryError):
             return GuestTrap(f"host ran out of resources: {type(fault).__name__}", phase=phase)
         return GuestTrap(f"guest trapped: {fault}", guest_error=before, phase=phase)
+
+
+def frames_text(frames: tuple[str, ...], shown: int = 4) -> str:
+    """Innermost frames first; a run of one frame (deep recursion) shown once with a count."""
+    parts = []
+    for frame, run in itertools.groupby(frames):
+        count = sum(1 for _ in run)
+        parts.append(f"{frame} (x{count})" if count > 1 else frame)
+    more = len(parts) - shown
+    return " <- ".join(parts[:shown]) + (f" <- ... {more} more" if more > 0 else "")
 
 
 def _raise_guest_error(error: bytes) -> bytes:

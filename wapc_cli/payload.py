@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 
 from .errors import InputFileError, UsageError
 
+
 class Encoding(str, Enum):
     json = "json"
     msgpack = "msgpack"

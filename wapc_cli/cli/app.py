@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -25,8 +26,15 @@ _state = {"traceback": False}
 class WapcGroup(TyperGroup):
     """Runs commands with one error policy: one line on stderr, the documented exit code."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         _state["traceback"] = "--traceback" in argv or bool(os.environ.get("WAPC_TRACEBACK"))
         try:
@@ -103,9 +111,9 @@ def _root(
 def _register() -> None:
     # One module per command, each with register(app). Imported here, not at the
     # top, so that importing this module stays cheap for `--help`.
-    from . import call
+    from . import bench_cmd, call, inspect_cmd, stubs_cmd, trace_cmd
 
-    for command in (call,):
+    for command in (call, inspect_cmd, trace_cmd, stubs_cmd, bench_cmd):
         command.register(app)
 
 

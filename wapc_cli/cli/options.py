@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,17 +22,17 @@ EngineOpt = Annotated[
 ]
 
 PayloadOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--payload", "-p",
         help="Payload: TEXT, @FILE, or @- for stdin (@@TEXT for a literal leading @).",
     ),
 ]
 PayloadHexOpt = Annotated[
-    Optional[str], typer.Option("--payload-hex", help="Payload as hex bytes.")
+    str | None, typer.Option("--payload-hex", help="Payload as hex bytes.")
 ]
 PayloadJsonOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--payload-json", help="Payload as JSON (or @FILE), encoded with --encode."),
 ]
 EncodeOpt = Annotated[
@@ -41,16 +41,16 @@ EncodeOpt = Annotated[
 ]
 
 StubsOpt = Annotated[
-    Optional[list[Path]],
+    list[Path] | None,
     typer.Option(
         "--stubs", "-s", help="YAML stub table answering host calls (repeatable; later wins)."
     ),
 ]
 PresetOpt = Annotated[
-    Optional[str], typer.Option("--preset", help="Built-in host: tarmac.")
+    str | None, typer.Option("--preset", help="Built-in host: tarmac.")
 ]
 RecordOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--record", help="Write every host call and its answer as a stub table."),
 ]
 ForceOpt = Annotated[
@@ -58,33 +58,40 @@ ForceOpt = Annotated[
 ]
 
 TimeoutOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--timeout",
         help="Wall-clock limit per call incl. init, in seconds (0 or 'none' turns it off).",
     ),
 ]
 FuelOpt = Annotated[
-    Optional[int], typer.Option("--fuel", help="Instruction budget (wasmtime fuel units).")
+    int | None, typer.Option("--fuel", help="Instruction budget (wasmtime fuel units).")
 ]
 MaxMemoryOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--max-memory", help="Largest linear memory, e.g. 64MiB; growth beyond fails."),
 ]
 
 EnvOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--env", help="Grant a WASI environment variable: KEY=VALUE, or KEY to pass it."),
 ]
 ArgOpt = Annotated[
-    Optional[list[str]], typer.Option("--arg", help="Grant a WASI program argument.")
+    list[str] | None, typer.Option("--arg", help="Grant a WASI program argument.")
 ]
 DirOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--dir", help="Grant read-only WASI access to HOST_DIR[:GUEST_DIR]."),
 ]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON result object.")]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Do not show the guest's log and WASI output.")
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Compile the module afresh: neither read nor write the compiled-module cache.",
+    ),
 ]

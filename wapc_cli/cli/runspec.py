@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cache import ModuleCache, enabled_by_env
 from ..engines.base import Limits
 from ..errors import UsageError
 from ..guest import Guest, WapcModule, load_module
@@ -35,14 +36,22 @@ class RunSpec:
     limits: Limits
     wasi: WasiOptions
     host: HostSetup = field(default_factory=HostSetup)
+    #: Reuse compiled artifacts from the user cache directory (``--no-cache`` turns it off).
+    cache: bool = True
 
     def load(self) -> WapcModule:
-        return load_module(self.module, engine=self.engine, limits=self.limits)
+        return load_module(self.module, engine=self.engine, limits=self.limits,
+                           cache=module_cache(self.cache))
 
     def instantiate(
         self, module: WapcModule, on_log: LogSink | None, tracer: EventSink | None = None
     ) -> Guest:
         return module.instantiate(self.host.handler, on_log=on_log, tracer=tracer, wasi=self.wasi)
+
+
+def module_cache(wanted: bool) -> ModuleCache | None:
+    """The compiled-module cache, unless ``--no-cache`` or ``WAPC_NO_CACHE=1``."""
+    return ModuleCache() if wanted and enabled_by_env() else None
 
 
 def wasi_options(module: Path, env: list[str] | None, args: list[str] | None,
@@ -97,6 +106,7 @@ def build_runspec(
     record: Path | None,
     force: bool = False,
     default_timeout: float | None = DEFAULT_TIMEOUT_S,
+    no_cache: bool = False,
 ) -> RunSpec:
     return RunSpec(
         module=module,
@@ -106,4 +116,5 @@ def build_runspec(
         limits=build_limits(timeout, fuel, max_memory, default_timeout),
         wasi=wasi_options(module, env, args, dirs),
         host=host_setup(stubs, preset, record, force),
+        cache=not no_cache,
     )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import wasmtime
 
 from .base import (
+    EngineInstance,
     EngineTrap,
     EngineTrapInfo,
     ExportDecl,
     FuncSig,
+    GuestMemory,
     HostFn,
     ImportDecl,
     Limits,
@@ -101,7 +104,9 @@ def _trap_info(exc: BaseException) -> EngineTrapInfo:
     frames: list[str] = []
     for frame in getattr(exc, "frames", None) or ():
         name = frame.func_name or f"func[{frame.func_index}]"
-        frames.append(f"{name} @ {frame.module_offset:#x}")
+        offset = frame.module_offset
+        # A frame outside any instruction (e.g. the stack check at entry) has none.
+        frames.append(f"{name} @ {offset:#x}" if 0 <= offset < 1 << 32 else name)
     kind = "trap"
     code = getattr(exc, "trap_code", None)
     if code == wasmtime.TrapCode.INTERRUPT:
@@ -138,6 +143,42 @@ def new_store(compiled: WasmtimeModule, limits: Limits) -> wasmtime.Store:
     return store
 
 
+class TimeBudget:
+    """``--timeout`` for one instance, as epoch deadlines.
+
+    Instantiation (the start section) and the init exports draw on the budget of
+    the first guest call after them, so a slow init cannot stretch that call past
+    the limit; every later guest call gets a whole budget. Only time spent inside
+    the engine counts: an idle Python caller between calls is not charged.
+    """
+
+    __slots__ = ("_spent", "_store", "fresh", "timeout_s")
+
+    def __init__(self, store: wasmtime.Store, timeout_s: float | None) -> None:
+        self._store = store
+        self.timeout_s = timeout_s
+        self._spent = 0.0
+        self.fresh = True
+
+    def _set(self, seconds: float) -> None:
+        self._store.set_epoch_deadline(max(1, int(seconds / _EPOCH_TICK_S + 0.999)))
+
+    def arm_init(self) -> float:
+        """Arm for instantiation or an init export; pass the result to :meth:`spend`."""
+        if self.timeout_s is not None:
+            self._set(self.timeout_s - self._spent)
+        return time.perf_counter()
+
+    def spend(self, started: float) -> None:
+        if self.fresh:
+            self._spent += time.perf_counter() - started
+
+    def arm_call(self) -> None:
+        if self.timeout_s is not None:
+            self._set(self.timeout_s - self._spent if self.fresh else self.timeout_s)
+        self.fresh = False
+
+
 class WasmtimeInstance:
     def __init__(
         self,
@@ -148,7 +189,8 @@ class WasmtimeInstance:
         engine = compiled.wasm_engine
         self._limits = limits
         self._store = store = new_store(compiled, limits)
-        self._arm()
+        self._budget = TimeBudget(store, limits.timeout_s)
+        started = self._budget.arm_init()
         linker = wasmtime.Linker(engine)
         for decl in compiled.imports:
             fn = host_functions.get((decl.module, decl.name))
@@ -158,37 +200,34 @@ class WasmtimeInstance:
             self._instance = linker.instantiate(store, compiled.module)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise EngineTrap(_trap_info(exc)) from None
+        self._budget.spend(started)
         exports = self._instance.exports(store)
         self._funcs: dict[str, wasmtime.Func] = {}
         memory = None
-        for decl in compiled.exports:
-            item = exports[decl.name]
+        for export in compiled.exports:
+            item = exports[export.name]
             if isinstance(item, wasmtime.Func):
-                self._funcs[decl.name] = item
-            elif decl.name == "memory" and isinstance(item, wasmtime.Memory):
+                self._funcs[export.name] = item
+            elif export.name == "memory" and isinstance(item, wasmtime.Memory):
                 memory = WasmtimeMemory(item, store)
-        self.memory = memory
+        self.memory: GuestMemory | None = memory
         self._guest_call = self._funcs.get("__guest_call")
-
-    def _arm(self) -> None:
-        if self._limits.timeout_s is not None:
-            ticks = max(1, int(self._limits.timeout_s / _EPOCH_TICK_S + 0.999))
-            self._store.set_epoch_deadline(ticks)
 
     def has_func(self, name: str) -> bool:
         return name in self._funcs
 
     def call(self, name: str, *args: int) -> int | None:
-        self._arm()
+        started = self._budget.arm_init()
         try:
             result = self._funcs[name](self._store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise EngineTrap(_trap_info(exc)) from None
+        finally:
+            self._budget.spend(started)
         return result if isinstance(result, int) else None
 
     def guest_call(self, op_len: int, msg_len: int) -> int:
-        if self._limits.timeout_s is not None:
-            self._arm()
+        self._budget.arm_call()
         try:
             return int(self._guest_call(self._store, op_len, msg_len))  # type: ignore[misc]
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
@@ -202,6 +241,7 @@ class WasmtimeModule:
         self.module = module
         self.wasm_engine = wasm_engine
         self.ticker = owner.ticker_for(wasm_engine)
+        self.fast = owner.fast
         self.imports: Sequence[ImportDecl] = [
             ImportDecl(i.module, i.name or "", _kind(i.type), _sig(i.type)) for i in module.imports
         ]
@@ -224,6 +264,7 @@ class WasmtimeEngine:
 
     def __init__(self) -> None:
         self.version = _version()
+        self.fast = _fast_path(self.version)
         self._engines: dict[tuple[bool, bool], wasmtime.Engine] = {}
         self._tickers: dict[int, _EpochTicker] = {}
 
@@ -249,11 +290,50 @@ class WasmtimeEngine:
             raise ValueError(str(exc).strip().splitlines()[0]) from None
         return WasmtimeModule(self, module, engine)
 
+    # -- compiled-module cache (wapc_cli.cache) ------------------------------------
+    def code_config(self, limits: Limits) -> str:
+        fuel, epoch = limits.fuel is not None, limits.timeout_s is not None
+        return f"consume_fuel={int(fuel)};epoch_interruption={int(epoch)}"
+
+    def serialize(self, compiled: Any) -> bytes:
+        return bytes(compiled.module.serialize())
+
+    def deserialize(self, artifact: bytes, limits: Limits) -> WasmtimeModule:
+        # Only reached with a checksum-verified artifact this cache wrote itself.
+        engine = self.wasm_engine(limits)
+        return WasmtimeModule(self, wasmtime.Module.deserialize(engine, artifact), engine)
+
 
 def _version() -> str:
+    # The wheel's dist-info sits next to the package: reading its name avoids
+    # importing importlib.metadata (~15 ms) on every cold start.
+    import os
+
+    site = os.path.dirname(os.path.dirname(wasmtime.__file__))
+    for entry in os.listdir(site):
+        if entry.startswith("wasmtime-") and entry.endswith(".dist-info"):
+            return entry[len("wasmtime-") : -len(".dist-info")]
     try:
         from importlib.metadata import version
 
         return version("wasmtime")
     except Exception:  # pragma: no cover - metadata missing in odd installs
         return "unknown"
+
+
+def _fast_path(version: str) -> bool:
+    """Use the C-API hot path (wasmtime_fast) unless told not to or untested.
+
+    ``WAPC_WASMTIME_PATH=public`` forces wasmtime-py's public API (the fallback,
+    kept tested); ``fast`` forces the C-API path even on an untested version.
+    """
+    import os
+
+    choice = os.environ.get("WAPC_WASMTIME_PATH", "auto").strip().lower()
+    if choice == "public":
+        return False
+    try:
+        from . import wasmtime_fast
+    except Exception:  # pragma: no cover - a wheel without the C symbols
+        return False
+    return choice == "fast" or wasmtime_fast.supported(version)

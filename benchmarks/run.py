@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""wapc's benchmark harness: every figure is a ratio against a baseline measured in this run.
+
+Scenarios run the AssemblyScript sample guest (built with @wapc/as-guest) through
+
+* ``wapc``         – ``wapc bench`` on the default engine (the C-API hot path),
+* ``public-api``   – the same with ``WAPC_WASMTIME_PATH=public`` (wasmtime-py's
+                     public ``Func.__call__`` / ``define_func``: the baseline a
+                     straightforward Python host gets),
+* ``wasmer``       – ``--engine wasmer`` when the Python given has it (3.10),
+* ``node``         – the reference JS host @wapc/host on node, when node and
+                     ``benchmarks/node/node_modules`` are present (``npm ci`` there).
+
+Each measurement is a separate process, so one cannot warm or slow another.
+Usage::
+
+    python benchmarks/run.py                    # all scenarios, 20000 calls each
+    python benchmarks/run.py -n 5000 --only echo-0B,one-host-call
+    python benchmarks/run.py --python /tmp/v310/bin/python   # includes wasmer
+    python benchmarks/run.py --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+GUEST = ROOT / "sample_guests" / "build" / "as_guest.wasm"
+NODE_DIR = HERE / "node"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    operation: str
+    size: int
+    count_scale: float = 1.0  # big payloads: fewer calls
+
+
+SCENARIOS = [
+    Scenario("echo-0B", "echo", 0),
+    Scenario("echo-1KiB", "echo", 1024),
+    Scenario("echo-64KiB", "echo", 64 * 1024, 0.25),
+    Scenario("echo-1MiB", "echo", 1024 * 1024, 0.02),
+    Scenario("one-host-call", "kv_get", 0),
+    Scenario("four-host-calls", "multi", 0, 0.5),
+    Scenario("guest-error", "fail", 0),
+]
+
+
+def wapc_bench(python: str, scenario: Scenario, count: int, env: dict[str, str],
+               extra: list[str]) -> dict[str, object] | None:
+    cmd = [python, "-m", "wapc_cli", "bench", str(GUEST), scenario.operation,
+           "--size", str(scenario.size), "-n", str(count), "--reply", "v", "--json", *extra]
+    return _run_json(cmd, env)
+
+
+def node_bench(scenario: Scenario, count: int) -> dict[str, object] | None:
+    cmd = ["node", str(NODE_DIR / "bench.js"), str(GUEST), scenario.operation,
+           "--size", str(scenario.size), "-n", str(count)]
+    return _run_json(cmd, dict(os.environ))
+
+
+def _run_json(cmd: list[str], env: dict[str, str]) -> dict[str, object] | None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        sys.stderr.write(f"  ! {' '.join(cmd[:4])}...: {proc.stderr.strip()[:300]}\n")
+        return None
+    data = json.loads(proc.stdout)
+    return data[0] if isinstance(data, list) else data
+
+
+def oneshot(cmd: list[str], env: dict[str, str], runs: int) -> float | None:
+    """Median wall time (ms) of a whole process doing one call."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT)
+        elapsed = (time.perf_counter() - start) * 1000
+        if proc.returncode != 0:
+            sys.stderr.write(f"  ! one-shot {' '.join(cmd[:3])}: {proc.stderr[:200]!r}\n")
+            return None
+        times.append(elapsed)
+    return statistics.median(times)
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--count", type=int, default=20000)
+    parser.add_argument("--python", default=sys.executable,
+                        help="Python with wapc installed (wasmer needs 3.10)")
+    parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--oneshot-runs", type=int, default=15)
+    parser.add_argument("--json", type=Path, help="also write all raw results here")
+    args = parser.parse_args()
+
+    if not GUEST.exists():
+        sys.stderr.write(f"missing {GUEST}: build the sample guests first\n")
+        return 2
+    chosen = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
+    have_node = shutil.which("node") is not None and (NODE_DIR / "node_modules").is_dir()
+    if not have_node:
+        sys.stderr.write("node baseline skipped: install node and run `npm ci` in "
+                         "benchmarks/node\n")
+    cache_dir = tempfile.mkdtemp(prefix="wapc-bench-cache-")
+    base_env = dict(os.environ, WAPC_CACHE_DIR=cache_dir)
+    base_env.pop("PYTHONDONTWRITEBYTECODE", None)  # a cold start should not recompile sources
+    env_fast = dict(base_env)
+    env_public = dict(base_env, WAPC_WASMTIME_PATH="public")
+    probe = subprocess.run([args.python, "-c", "import wasmer"], capture_output=True)
+    have_wasmer = probe.returncode == 0
+
+    raw: dict[str, dict[str, object]] = {}
+    print(f"guest: {GUEST.relative_to(ROOT)}   calls per scenario: {args.count}   "
+          f"python: {args.python}")
+    header = (f"{'scenario':16} {'wapc/s':>10} {'bare/s':>10} {'public/s':>10} "
+              f"{'node/s':>10} {'vs node':>8} {'vs public':>9} {'API cost':>8}")
+    if have_wasmer:
+        header += f" {'wasmer/s':>10} {'wasmer/node':>11}"
+    print(header)
+    for scenario in chosen:
+        count = max(200, int(args.count * scenario.count_scale))
+        fast = wapc_bench(args.python, scenario, count, env_fast, ["--bare"])
+        public = wapc_bench(args.python, scenario, max(200, count // 10), env_public, [])
+        node = node_bench(scenario, count) if have_node else None
+        wasmer = (wapc_bench(args.python, scenario, count, env_fast, ["--engine", "wasmer"])
+                  if have_wasmer else None)
+        raw[scenario.name] = {"wapc": fast, "public": public, "node": node, "wasmer": wasmer}
+        f = float(fast["calls_per_s"]) if fast else None  # type: ignore[arg-type]
+        bare = fast.get("bare") if fast else None
+        b = float(bare["calls_per_s"]) if isinstance(bare, dict) else None
+        p = float(public["calls_per_s"]) if public else None  # type: ignore[arg-type]
+        n = float(node["calls_per_s"]) if node else None  # type: ignore[arg-type]
+        cost = fast.get("api_overhead_pct") if fast else None
+        line = (f"{scenario.name:16} {f or 0:>10,.0f} {b or 0:>10,.0f} {p or 0:>10,.0f} "
+                f"{n or 0:>10,.0f} {ratio(f, n):>8} {ratio(f, p):>9} "
+                f"{'' if cost is None else f'{cost:+.1f}%':>8}")
+        if have_wasmer:
+            w = float(wasmer["calls_per_s"]) if wasmer else None  # type: ignore[arg-type]
+            line += f" {w or 0:>10,.0f} {ratio(w, n):>11}"
+        print(line, flush=True)
+
+    # One-shot: a cold process loading the guest and making one call.
+    call = [args.python, "-m", "wapc_cli", "call", str(GUEST), "echo", "-p", "hello"]
+    oneshot(call, env_fast, 2)  # fill the compiled-module cache and the .pyc files
+    wapc_ms = oneshot(call, env_fast, args.oneshot_runs)
+    nocache_ms = oneshot([*call, "--no-cache"], env_fast, args.oneshot_runs)
+    node_ms = (oneshot(["node", str(NODE_DIR / "bench.js"), str(GUEST), "echo", "--oneshot",
+                        "--size", "5"], base_env, args.oneshot_runs) if have_node else None)
+    lib = [args.python, "-c",
+           "import sys; from wapc_cli.guest import load_module; from wapc_cli.cache import "
+           "ModuleCache; sys.stdout.buffer.write(load_module(sys.argv[1], cache=ModuleCache())"
+           ".instantiate().call('echo', b'hello'))", str(GUEST)]
+    lib_ms = oneshot(lib, env_fast, args.oneshot_runs)
+    raw["oneshot"] = {"wapc_call_ms": wapc_ms, "wapc_call_no_cache_ms": nocache_ms,
+                      "library_ms": lib_ms, "node_ms": node_ms}
+    print()
+    print("one-shot process, median wall time:")
+    print(f"  wapc call (cache)     {wapc_ms or 0:7.1f} ms   vs node {ratio(node_ms, wapc_ms)}"
+          " (node time / wapc time; >= 1.00x means wapc is as fast)")
+    print(f"  wapc call --no-cache  {nocache_ms or 0:7.1f} ms")
+    print(f"  library (no CLI)      {lib_ms or 0:7.1f} ms   vs node {ratio(node_ms, lib_ms)}")
+    if node_ms:
+        print(f"  node @wapc/host       {node_ms:7.1f} ms")
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

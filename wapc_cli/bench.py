@@ -1,0 +1,250 @@
+"""Throughput and latency of guest calls: the measurement core of ``wapc bench``.
+
+No printing here: :func:`run_bench` returns a :class:`BenchResult` and reports
+progress through an optional callback. Two loops can be measured on the same
+instance: the public API (``Guest.call``) and a *bare* host loop (protocol
+session + engine hot path, nothing else), so the API's own cost shows as a
+percentage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .engines import get_engine
+from .errors import GuestError, GuestTrap, WapcError
+from .guest import Guest, WapcModule
+
+#: progress(done, total): total is None for a duration-bound run.
+Progress = Callable[[int, "int | None"], None]
+_PROGRESS_EVERY = 2048
+
+
+@dataclass
+class LoopStats:
+    calls: int
+    elapsed_s: float
+    calls_per_s: float
+    p50_us: float
+    p90_us: float
+    p99_us: float
+    max_us: float
+    mean_us: float
+
+
+@dataclass
+class BenchResult:
+    engine: str
+    engine_version: str
+    hot_path: str  # "c-api" | "public-api" | engine-specific
+    module: str
+    operation: str
+    payload_len: int
+    response_len: int | None
+    calls: int
+    errors: int
+    calls_per_s: float
+    p50_us: float
+    p90_us: float
+    p99_us: float
+    max_us: float
+    mean_us: float
+    host_calls_per_call: float
+    compile_ms: float
+    cache_hit: bool
+    instantiate_ms: float
+    init_ms: float
+    bare: LoopStats | None = None
+    api_overhead_pct: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in data.items()}
+
+
+def _percentile(ordered: list[int], q: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
+
+
+def _stats(latencies_ns: list[int], elapsed_s: float) -> LoopStats:
+    ordered = sorted(latencies_ns)
+    calls = len(ordered)
+    return LoopStats(
+        calls=calls,
+        elapsed_s=elapsed_s,
+        calls_per_s=calls / elapsed_s if elapsed_s > 0 else 0.0,
+        p50_us=_percentile(ordered, 0.50),
+        p90_us=_percentile(ordered, 0.90),
+        p99_us=_percentile(ordered, 0.99),
+        max_us=ordered[-1] / 1000.0 if ordered else 0.0,
+        mean_us=(sum(ordered) / calls / 1000.0) if calls else 0.0,
+    )
+
+
+@contextlib.contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """No cyclic GC pauses inside the timed loops (as timeit does); one collection after."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
+def _deadline(count: int | None, duration: float | None) -> tuple[int, float]:
+    if count is None and duration is None:
+        count = 10_000
+    limit = count if count is not None else 1 << 62
+    end = time.perf_counter() + duration if duration is not None else float("inf")
+    return limit, end
+
+
+def _api_loop(
+    guest: Guest, op: bytes, payload: bytes, count: int | None, duration: float | None,
+    progress: Progress | None,
+) -> tuple[list[int], float, int, int]:
+    """Guest.call in a loop; returns latencies, elapsed, errors and host calls."""
+    limit, end = _deadline(count, duration)
+    latencies: list[int] = []
+    append = latencies.append
+    clock = time.perf_counter_ns
+    call = guest.call
+    session = guest.session
+    errors = host_calls = done = 0
+    started = time.perf_counter()
+    while done < limit:
+        t0 = clock()
+        try:
+            call(op, payload)
+        except (GuestError, GuestTrap):
+            errors += 1
+        append(clock() - t0)
+        host_calls += session.host_calls
+        done += 1
+        if not done % _PROGRESS_EVERY:
+            if errors:
+                gc.collect(0)  # failed calls leave traceback cycles behind
+            if progress is not None:
+                progress(done, count)
+            if time.perf_counter() >= end:
+                break
+    return latencies, time.perf_counter() - started, errors, host_calls
+
+
+def _bare_loop(
+    guest: Guest, op: bytes, payload: bytes, count: int | None, duration: float | None,
+) -> tuple[list[int], float]:
+    """The least a correct host does per exchange: reset state, call, check the result."""
+    instance = guest._instance
+    if instance is None:
+        raise WapcError("the guest is not instantiated (an earlier call trapped)")
+    session = guest.session
+    begin = session.begin
+    guest_call = instance.guest_call
+    op_len, msg_len = len(op), len(payload)
+    limit, end = _deadline(count, duration)
+    latencies: list[int] = []
+    append = latencies.append
+    clock = time.perf_counter_ns
+    done = 0
+    started = time.perf_counter()
+    while done < limit:
+        t0 = clock()
+        begin(op, payload)
+        if guest_call(op_len, msg_len) != 1 or session.response is None:
+            _ = session.error  # an error outcome is still a finished exchange
+        append(clock() - t0)
+        done += 1
+        if not done % _PROGRESS_EVERY and time.perf_counter() >= end:
+            break
+    return latencies, time.perf_counter() - started
+
+
+def hot_path_name(guest: Guest) -> str:
+    instance = guest._instance
+    kind = type(instance).__name__ if instance is not None else ""
+    return {
+        "FastInstance": "c-api",
+        "WasmtimeInstance": "public-api",
+    }.get(kind, kind or "unknown")
+
+
+def run_bench(
+    module: WapcModule,
+    guest: Guest,
+    operation: str,
+    payload: bytes,
+    *,
+    count: int | None = None,
+    duration: float | None = None,
+    warmup: int = 1000,
+    compare_bare: bool = False,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Warm up, then measure ``count`` calls or ``duration`` seconds of them.
+
+    ``module`` and ``guest`` are fresh (the cold-path figures come from their
+    timings). Guest errors and traps are counted, not raised: measuring a
+    failing operation is legitimate.
+    """
+    op = operation.encode("utf-8")
+    cold = (guest.timings.instantiate_ms, guest.timings.init_ms)  # before any rebuild
+    response: bytes | None = None
+    notes: list[str] = []
+    try:
+        response = guest.call(op, payload)
+    except (GuestError, GuestTrap) as exc:
+        notes.append(f"first call failed: {exc}")
+    for _ in range(max(0, warmup - 1)):
+        with contextlib.suppress(GuestError, GuestTrap):
+            guest.call(op, payload)
+    with _quiet_gc():
+        latencies, elapsed, errors, host_calls = _api_loop(
+            guest, op, payload, count, duration, progress
+        )
+    api = _stats(latencies, elapsed)
+    bare = None
+    overhead = None
+    if compare_bare and guest._instance is not None:
+        with _quiet_gc():
+            bare_lat, bare_elapsed = _bare_loop(guest, op, payload, api.calls, None)
+        bare = _stats(bare_lat, bare_elapsed)
+        if bare.mean_us > 0:
+            overhead = (api.mean_us / bare.mean_us - 1.0) * 100.0
+    return BenchResult(
+        engine=module.engine_name,
+        engine_version=get_engine(module.engine_name).version,
+        hot_path=hot_path_name(guest),
+        module=module.name,
+        operation=operation,
+        payload_len=len(payload),
+        response_len=len(response) if response is not None else None,
+        calls=api.calls,
+        errors=errors,
+        calls_per_s=api.calls_per_s,
+        p50_us=api.p50_us,
+        p90_us=api.p90_us,
+        p99_us=api.p99_us,
+        max_us=api.max_us,
+        mean_us=api.mean_us,
+        host_calls_per_call=host_calls / api.calls if api.calls else 0.0,
+        compile_ms=module.compile_ms,
+        cache_hit=module.cache_hit,
+        instantiate_ms=cold[0],
+        init_ms=cold[1],
+        bare=bare,
+        api_overhead_pct=overhead,
+        notes=notes,
+    )

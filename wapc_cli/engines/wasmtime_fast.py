@@ -1,0 +1,333 @@
+"""wasmtime's hot path through its C API, bound with ctypes over the wheel's own library.
+
+Why: wasmtime-py's public ``Func.__call__`` and ``Linker.define_func`` box every
+argument and result in ``Val`` objects and look up the function type on each
+call (~23 µs per ``__guest_call``, ~6 µs per import). The ``*_unchecked`` entry
+points take a flat array of ``wasmtime_val_raw_t`` instead, which ctypes can fill
+and read as plain integers.
+
+What stays public: ``Store``, ``Engine``, ``Module``, ``Linker`` and
+``Instance`` come from wasmtime-py, so ``store.set_limits``, fuel and epoch
+deadlines set by :mod:`.wasmtime_engine` apply unchanged. Only three things go
+through the C API: defining imports (``wasmtime_linker_define_func_unchecked``),
+calling ``__guest_call`` (``wasmtime_func_call_unchecked``) and reading the
+memory's base and length.
+
+The layout of ``wasmtime_val_raw_t`` (16 bytes, i32 at offset 0) and these
+signatures are checked against :data:`TESTED_VERSIONS`; any other wasmtime
+version uses the public-API path, which stays tested (``WAPC_WASMTIME_PATH``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from .base import EngineTrap, FuncSig, GuestMemory, HostFn, Limits
+from .wasmtime_engine import TimeBudget, WasmtimeModule, _functype, _trap_info, new_store
+
+#: Major versions of the wasmtime wheel this module was tested against.
+TESTED_VERSIONS = range(50, 51)
+
+_VAL_RAW_SIZE = 16
+_P = ctypes.c_void_p
+
+# Private prototypes over the same loaded library: every argument an address
+# (a Python int), so ctypes does no per-call type conversion. PYFUNCTYPE keeps
+# the GIL for the short calls; __guest_call releases it only when an epoch
+# ticker thread must be able to run (a timeout is set).
+_dll = ffi.dll
+_data_size = ctypes.PYFUNCTYPE(ctypes.c_size_t, _P, _P)(("wasmtime_memory_data_size", _dll))
+_data_ptr = ctypes.PYFUNCTYPE(_P, _P, _P)(("wasmtime_memory_data", _dll))
+_CALL_ARGS = (_P, _P, _P, ctypes.c_size_t, _P)
+_call_gil = ctypes.PYFUNCTYPE(_P, *_CALL_ARGS)(("wasmtime_func_call_unchecked", _dll))
+_call_nogil = ctypes.CFUNCTYPE(_P, *_CALL_ARGS)(("wasmtime_func_call_unchecked", _dll))
+_trap_new = ctypes.PYFUNCTYPE(_P, ctypes.c_char_p, ctypes.c_size_t)(("wasmtime_trap_new", _dll))
+_define_unchecked = ctypes.PYFUNCTYPE(
+    _P, _P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, _P, _P, _P, _P
+)(("wasmtime_linker_define_func_unchecked", _dll))
+# (env, caller, args_and_results, len) -> wasm_trap_t* or 0; all plain ints.
+_Callback = ctypes.CFUNCTYPE(ctypes.c_size_t, _P, _P, _P, ctypes.c_size_t)
+
+_i32_at = ctypes.c_int32.from_address
+_i64_at = ctypes.c_int64.from_address
+_string_at = ctypes.string_at
+_TRAP_MESSAGE = b"host function raised"
+
+
+def supported(version: str) -> bool:
+    """Whether the fast path may be used with this wasmtime wheel version."""
+    try:
+        major = int(version.split(".", 1)[0])
+    except ValueError:
+        return False
+    return major in TESTED_VERSIONS and ctypes.sizeof(ffi.wasmtime_val_raw_t) == _VAL_RAW_SIZE
+
+
+class FastMemory:
+    """Linear memory through a cached memoryview, refreshed only when it may have grown.
+
+    Memory only grows while guest code runs; every import entry and every return
+    from guest code marks the view stale, and the first access after that asks
+    wasmtime for the current length (and the base, which can only move on growth).
+    """
+
+    __slots__ = ("_base", "_ctx", "_mem", "_size", "_view", "stale")
+
+    def __init__(self, ctx: int, mem: int) -> None:
+        self._ctx = ctx
+        self._mem = mem
+        self._size = -1
+        self._base = 0
+        self._view = memoryview(b"")
+        self.stale = True
+
+    def _refresh(self) -> None:
+        size = _data_size(self._ctx, self._mem)
+        if size != self._size:  # the base can only move when the memory grows
+            base = int(_data_ptr(self._ctx, self._mem) or 0)
+            self._size, self._base = size, base
+            if size:
+                self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+            else:
+                self._view = memoryview(b"")
+        self.stale = False
+
+    def size(self) -> int:
+        if self.stale:
+            self._refresh()
+        return self._size
+
+    def read(self, ptr: int, length: int) -> bytes:
+        if self.stale:
+            self._refresh()
+        end = ptr + length
+        if ptr < 0 or end > self._size:  # the core checked; a slice would truncate silently
+            raise IndexError(f"read of {length} bytes at {ptr:#x} outside memory")
+        return self._view[ptr:end].tobytes()
+
+    def write(self, ptr: int, data: bytes) -> None:
+        if self.stale:
+            self._refresh()
+        end = ptr + len(data)
+        if ptr < 0 or end > self._size:
+            raise IndexError(f"write of {len(data)} bytes at {ptr:#x} outside memory")
+        self._view[ptr:end] = data
+
+
+class _Shared:
+    """What the trampolines of one instance share: the pending exception and memory."""
+
+    __slots__ = ("memory", "pending")
+
+    def __init__(self) -> None:
+        self.pending: BaseException | None = None
+        self.memory: FastMemory | None = None
+
+
+def _trampoline(fn: HostFn, sig: FuncSig, shared: _Shared) -> Callable[..., int]:
+    """A C callback calling ``fn`` with the raw arguments as ints, no ``Val``s."""
+    params = sig.params
+    result = sig.results[0] if sig.results else None
+    if any(p not in ("i32", "i64") for p in params) or result not in (None, "i32", "i64"):
+        raise TypeError(f"fast path supports only i32/i64 host functions, not {sig}")
+    if all(p == "i32" for p in params) and result in (None, "i32"):
+        return _i32_trampoline(fn, len(params), result is not None, shared)
+    # Mixed i64 signatures (a few WASI functions): not hot, decoded with struct.
+    write = (_i64_at if result == "i64" else _i32_at) if result else None
+    unpack = struct.Struct("<" + "".join("i12x" if p == "i32" else "q8x" for p in params)).unpack
+    span = _VAL_RAW_SIZE * len(params)
+
+    def callback(env: int | None, caller: int | None, args: int, nargs: int) -> int:
+        memory = shared.memory
+        if memory is not None:
+            memory.stale = True  # guest code ran since the last import: it may have grown
+        try:
+            value = fn(*unpack(_string_at(args, span)))
+            if write is not None:
+                write(args).value = value  # type: ignore[assignment]
+            return 0
+        except BaseException as exc:  # must not cross the C boundary; re-raised after the call
+            shared.pending = exc
+            return _raise_trap()
+
+    return callback
+
+
+def _i32_trampoline(
+    fn: HostFn, arity: int, has_result: bool, shared: _Shared
+) -> Callable[..., int]:
+    """The waPC imports (all i32): arguments read through a view of the val_raw array.
+
+    The array lives on the native stack of wasmtime's host-call trampoline, so its
+    address repeats from call to call; the ctypes view over it is rebuilt only
+    when the address changes.
+    """
+    view_type = ctypes.c_int32 * (4 * max(arity, 1))  # 16-byte slots, i32 at offset 0
+    last_addr = 0
+    view = view_type()
+    stride = slice(0, 4 * arity, 4)
+
+    def callback(env: int | None, caller: int | None, args: int, nargs: int) -> int:
+        nonlocal last_addr, view
+        memory = shared.memory
+        if memory is not None:
+            memory.stale = True  # guest code ran since the last import: it may have grown
+        try:
+            if args != last_addr:
+                view = view_type.from_address(args)
+                last_addr = args
+            if arity == 2:
+                value = fn(view[0], view[4])
+            elif arity == 1:
+                value = fn(view[0])
+            elif arity == 0:
+                value = fn()
+            else:
+                value = fn(*view[stride])
+            if has_result:
+                view[0] = value  # type: ignore[assignment]  # None fails here, as it should
+            return 0
+        except BaseException as exc:  # must not cross the C boundary; re-raised after the call
+            shared.pending = exc
+            return _raise_trap()
+
+    return callback
+
+
+def _raise_trap() -> int:
+    return int(_trap_new(_TRAP_MESSAGE, len(_TRAP_MESSAGE)) or 0)
+
+
+class FastInstance:
+    """Same contract as :class:`~.wasmtime_engine.WasmtimeInstance`, on the C API."""
+
+    def __init__(
+        self,
+        compiled: WasmtimeModule,
+        host_functions: Mapping[tuple[str, str], HostFn],
+        limits: Limits,
+    ) -> None:
+        self._limits = limits
+        self._store = store = new_store(compiled, limits)
+        self._shared = shared = _Shared()
+        self._budget = TimeBudget(store, limits.timeout_s)
+        started = self._budget.arm_init()
+        linker = wasmtime.Linker(compiled.wasm_engine)
+        # The callbacks and function types must outlive every instance made here.
+        self._keep: list[Any] = []
+        linker_ptr = ctypes.cast(linker.ptr(), _P).value
+        for decl in compiled.imports:
+            fn = host_functions.get((decl.module, decl.name))
+            if fn is None or decl.sig is None:
+                continue
+            callback = _Callback(_trampoline(fn, decl.sig, shared))
+            functype = _functype(decl.sig)
+            self._keep += (callback, functype)
+            module, name = decl.module.encode(), decl.name.encode()
+            error = _define_unchecked(
+                linker_ptr, module, len(module), name, len(name),
+                ctypes.cast(functype.ptr(), _P).value,
+                ctypes.cast(callback, _P).value, None, None,
+            )
+            if error:
+                raise wasmtime.WasmtimeError._from_ptr(
+                    ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))
+                )
+        try:
+            instance = linker.instantiate(store, compiled.module)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            self._reraise_pending()
+            raise EngineTrap(_trap_info(exc)) from None
+        self._budget.spend(started)
+        self._linker = linker
+        self._instance = instance
+        self._ctx = ctx = int(ctypes.cast(store._context(), _P).value or 0)
+        exports = instance.exports(store)
+        self._funcs: dict[str, wasmtime.Func] = {}
+        memory: FastMemory | None = None
+        for export in compiled.exports:
+            item = exports[export.name]
+            if isinstance(item, wasmtime.Func):
+                self._funcs[export.name] = item
+            elif export.name == "memory" and isinstance(item, wasmtime.Memory):
+                self._memory_extern = item
+                memory = FastMemory(ctx, ctypes.addressof(item._memory))
+        self.memory: GuestMemory | None = memory
+        self._fast_memory = shared.memory = memory
+        self._trap = _P()
+        self.guest_call = self._hot_path(self._funcs.get("__guest_call"))
+
+    def _reraise_pending(self) -> None:
+        pending, self._shared.pending = self._shared.pending, None
+        if pending is not None:
+            raise pending
+
+    def has_func(self, name: str) -> bool:
+        return name in self._funcs
+
+    def call(self, name: str, *args: int) -> int | None:
+        started = self._budget.arm_init()
+        try:
+            result = self._funcs[name](self._store, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            self._reraise_pending()
+            raise EngineTrap(_trap_info(exc)) from None
+        finally:
+            self._budget.spend(started)
+            if self._fast_memory is not None:
+                self._fast_memory.stale = True
+        return result if isinstance(result, int) else None
+
+    def _hot_path(self, func: wasmtime.Func | None) -> Callable[[int, int], int]:
+        """``guest_call`` as a closure: everything it needs is a local, looked up once."""
+        if func is None:
+            def missing(op_len: int, msg_len: int) -> int:
+                raise KeyError("__guest_call")
+
+            return missing
+        timed = self._limits.timeout_s is not None
+        # Releasing the GIL costs ~0.1 µs; it is needed only so that the epoch
+        # ticker thread can run while the guest does.
+        call = _call_nogil if timed else _call_gil
+        arm = self._budget.arm_call
+        ctx, func_addr = self._ctx, ctypes.addressof(func._func)
+        raw = (ctypes.c_int32 * (2 * _VAL_RAW_SIZE // 4))()  # two val_raw slots
+        raw_addr = ctypes.addressof(raw)
+        trap = self._trap
+        trap_addr = ctypes.addressof(trap)
+        memory = self._fast_memory
+        failed = self._failed
+        self._keep += (func, raw)
+
+        def guest_call(op_len: int, msg_len: int) -> int:
+            if timed:
+                arm()
+            raw[0] = op_len
+            raw[4] = msg_len  # the i32 of the second 16-byte slot
+            error = call(ctx, func_addr, raw_addr, 2, trap_addr)
+            if memory is not None:
+                memory.stale = True
+            if error or trap.value:
+                failed(error)
+            return raw[0]
+
+        return guest_call
+
+    def _failed(self, error: int | None) -> None:
+        trap_addr, self._trap.value = self._trap.value, None
+        exc: Exception
+        if error:
+            exc = wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))
+            )
+        else:
+            trap = ctypes.cast(trap_addr or 0, ctypes.POINTER(ffi.wasm_trap_t))
+            exc = wasmtime.Trap._from_ptr(trap)
+        self._reraise_pending()
+        raise EngineTrap(_trap_info(exc))
