@@ -378,7 +378,10 @@ def test_sample_guest_cli_json_and_run(runner: CliRunner, path: str) -> None:
     assert document["run"]["ok"] is True
     steps = [s["step"] for s in document["run"]["steps"]]
     init = MANIFEST[path]["init"]
-    assert steps[:2] == ["compile", "start"] and (init == "start_section" or init in steps)
+    # A start section runs as its own init step, after instantiation (wapc_cli.startfn).
+    expected = "start section" if init == "start_section" else init
+    assert steps[:2] == ["compile", "instantiate" if init == "start_section" else "start"]
+    assert expected in steps
 
 
 def test_run_on_every_engine(engine_name: str) -> None:
@@ -456,7 +459,9 @@ def test_run_reports_a_trapping_start_section(runner: CliRunner, tmp_path: Path)
     result = runner.invoke(app, ["inspect", str(path), "--run", "--json"])
     assert result.exit_code == 3
     steps = json.loads(result.stdout)["run"]["steps"]
-    assert [(s["step"], s["outcome"]) for s in steps] == [("compile", "ok"), ("start", "trap")]
+    assert [(s["step"], s["outcome"]) for s in steps] == [
+        ("compile", "ok"), ("instantiate", "ok"), ("start section", "trap")
+    ]
 
 
 def test_run_reports_code_the_engine_refuses(runner: CliRunner, tmp_path: Path) -> None:

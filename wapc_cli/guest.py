@@ -35,6 +35,7 @@ from .errors import (
 from .hostcalls import HostCallHandler, no_handler
 from .limits import format_size
 from .protocol import EventSink, GuestFault, HostAbort, LogSink, WapcSession
+from .startfn import defer_start
 from .wasi import ProcExit, WasiHost, WasiOptions
 from .wasmmem import PAGE, defined_memories
 
@@ -114,6 +115,9 @@ class WapcModule:
         self.limits = limits
         self.compile_ms = compile_ms
         self.cache_hit = False  # compile_ms was a cache load (wapc_cli.cache)
+        #: The export that now holds the start function (wapc_cli.startfn), run
+        #: first in init; None when the start section runs while instantiating.
+        self.start_export: str | None = None
         self.engine_name = compiled.engine_name
         self.wasi_imports = [
             (d.module, d.name, d.sig)
@@ -139,6 +143,7 @@ class WapcModule:
             check_initial_memory(wasm, limits.max_memory_bytes, name)
         runtime = get_engine(engine)
         start = time.perf_counter()
+        wasm, start_export = defer_start(wasm)
         try:
             result = compile_module(runtime, wasm, limits, cache)
         except ValueError as exc:
@@ -147,6 +152,7 @@ class WapcModule:
             ) from None
         module = cls(result.compiled, name, limits, (time.perf_counter() - start) * 1000)
         module.cache_hit = result.cache_hit
+        module.start_export = start_export
         return module
 
     def instantiate(
@@ -260,8 +266,12 @@ class Guest:
         self.timings.instantiate_ms = (time.perf_counter() - start) * 1000
         session.memory = instance.memory
         self._note_memory_size()
-        self._trace_step("start", 0, int(self.timings.instantiate_ms * 1e6))
+        deferred = self.module.start_export
+        step = "start" if deferred is None else "instantiate"
+        self._trace_step(step, 0, int(self.timings.instantiate_ms * 1e6))
         start = time.perf_counter()
+        if deferred is not None:
+            self._run_init(instance, deferred, step="start section")
         for name in abi.INIT_EXPORTS:
             if instance.has_func(name):
                 self._run_init(instance, name)
@@ -269,7 +279,8 @@ class Guest:
         self.timings.init_ms = (time.perf_counter() - start) * 1000
         self._instance = instance
 
-    def _run_init(self, instance: EngineInstance, name: str) -> None:
+    def _run_init(self, instance: EngineInstance, name: str, step: str | None = None) -> None:
+        step = step or name
         started = time.perf_counter_ns()
         outcome = "ok"
         try:
@@ -281,9 +292,9 @@ class Guest:
                 self.session.fault = None
             else:
                 self.wasi.flush()
-                self._trace_step(name, started, time.perf_counter_ns() - started, "trap")
-                raise self._classify(exc, name) from None
-        self._trace_step(name, started, time.perf_counter_ns() - started, outcome)
+                self._trace_step(step, started, time.perf_counter_ns() - started, "trap")
+                raise self._classify(exc, step) from None
+        self._trace_step(step, started, time.perf_counter_ns() - started, outcome)
 
     def _trace_step(self, step: str, started: int, duration: int, outcome: str = "ok") -> None:
         if self._tracer:

@@ -4,16 +4,19 @@ Why: a start function runs before the engine hands us the instance, so its
 imports cannot reach the guest's exported memory. AssemblyScript guests run
 all top-level code there; a top-level ``console.log`` or host call would then
 fail on our host although it works on hosts that find memory through the
-caller (wapc-rs). Moving the start function to a hidden export, called first
-in init, gives every import its memory on both engines alike.
+caller (wapc-rs). Moving the start function to an export, called first in
+init, gives every import its memory on both engines alike.
 
-Only the section framing is touched (the start section is dropped, one export
-appended). Anything malformed is left alone for the engine to report.
+The export gets the empty name: the start section (id, size, index) and the
+new export entry (name length 0, kind, index) then have the same length, so
+every byte after the export section -- all code -- keeps its offset and trap
+frames still match the user's file. When that equality does not hold (rare
+LEB128 boundary cases) or the module is malformed, it is left alone.
 """
 
 from __future__ import annotations
 
-START_EXPORT = "__wapc_start"
+START_EXPORT = ""
 _START_SECTION = 8
 _EXPORT_SECTION = 7
 
@@ -37,11 +40,10 @@ def _leb(value: int) -> bytes:
     while True:
         byte = value & 0x7F
         value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
+        if not value:
             out.append(byte)
             return bytes(out)
+        out.append(byte | 0x80)
 
 
 def _sections(data: bytes) -> list[tuple[int, int, int, int]]:
@@ -59,8 +61,17 @@ def _sections(data: bytes) -> list[tuple[int, int, int, int]]:
     return sections
 
 
+def _export_names(data: bytes, pos: int, count: int) -> set[bytes]:
+    names = set()
+    for _ in range(count):
+        length, pos = _uleb(data, pos)
+        names.add(data[pos : pos + length])
+        _, pos = _uleb(data, pos + length + 1)  # skip kind, read index
+    return names
+
+
 def defer_start(data: bytes) -> tuple[bytes, str | None]:
-    """Return (module bytes, export name of the start function or None)."""
+    """Return (module bytes, export name of the former start function or None)."""
     try:
         sections = _sections(data)
         start = next((s for s in sections if s[0] == _START_SECTION), None)
@@ -68,23 +79,21 @@ def defer_start(data: bytes) -> tuple[bytes, str | None]:
         if start is None or exports is None:
             return data, None
         function, _ = _uleb(data, start[2])
-        count, rest = _uleb(data, exports[2])
-        existing = data[rest : exports[3]]
-        name = START_EXPORT
-        while name.encode() in existing:  # keep clear of a guest's own export names
-            name += "_"
-        encoded = name.encode()
+        count, entries = _uleb(data, exports[2])
+        if START_EXPORT.encode() in _export_names(data, entries, count):
+            return data, None
         contents = (
-            _leb(count + 1) + existing + _leb(len(encoded)) + encoded + b"\x00" + _leb(function)
+            _leb(count + 1) + data[entries : exports[3]] + b"\x00\x00" + _leb(function)
         )
-    except ValueError:
+    except (ValueError, IndexError):
         return data, None
+    section = bytes([_EXPORT_SECTION]) + _leb(len(contents)) + contents
+    grown = len(section) - (exports[3] - exports[1])
+    if grown != start[3] - start[1]:
+        return data, None  # offsets would shift: keep the start section as it is
     out = bytearray(data[:8])
     for section_id, header, _, end in sections:
         if section_id == _START_SECTION:
             continue
-        if section_id == _EXPORT_SECTION:
-            out += bytes([_EXPORT_SECTION]) + _leb(len(contents)) + contents
-        else:
-            out += data[header:end]
-    return bytes(out), name
+        out += section if section_id == _EXPORT_SECTION else data[header:end]
+    return bytes(out), START_EXPORT
