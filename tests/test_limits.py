@@ -126,8 +126,8 @@ def test_timeout_off_runs_in_process_and_default_is_supervised_on_wasmer() -> No
     assert not needs_supervision("auto", Limits(timeout_s=30))  # auto prefers wasmtime
 
 
+@pytest.mark.wasmer
 def test_wasmer_in_process_refuses_a_timeout_it_cannot_enforce() -> None:
-    pytest.importorskip("wasmer", reason="wasmer's wheels exist only for CPython 3.10")
     from conftest import module_from_wat
 
     with pytest.raises(UsageError, match="timeout is not supported by the wasmer engine"):
