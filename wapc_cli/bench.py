@@ -14,7 +14,7 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .engines import get_engine
 from .errors import GuestError, GuestTrap, WapcError
@@ -23,6 +23,38 @@ from .guest import Guest, WapcModule
 #: progress(done, total): total is None for a duration-bound run.
 Progress = Callable[[int, "int | None"], None]
 _PROGRESS_EVERY = 2048
+
+
+class CallWatch(Protocol):
+    """Told before each guest call and when no call is under way (``wapc_cli.supervise``
+    enforces a per-call timeout from it where the engine cannot)."""
+
+    def tick(self) -> None: ...
+
+    def idle(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConstantAnswer:
+    """A host-call handler answering every call with the same bytes (``bench --reply``);
+    a class, not a closure, so it can be sent to a supervised child."""
+
+    answer: bytes
+
+    def __call__(self, request: object) -> bytes:
+        return self.answer
+
+
+def _watched(fn: Callable[..., Any], watch: CallWatch | None) -> Callable[..., Any]:
+    if watch is None:
+        return fn
+    tick = watch.tick
+
+    def call(*args: Any) -> Any:
+        tick()
+        return fn(*args)
+
+    return call
 
 
 @dataclass
@@ -113,14 +145,14 @@ def _deadline(count: int | None, duration: float | None) -> tuple[int, float]:
 
 def _api_loop(
     guest: Guest, op: bytes, payload: bytes, count: int | None, duration: float | None,
-    progress: Progress | None,
+    progress: Progress | None, watch: CallWatch | None = None,
 ) -> tuple[list[int], float, int, int]:
     """Guest.call in a loop; returns latencies, elapsed, errors and host calls."""
     limit, end = _deadline(count, duration)
     latencies: list[int] = []
     append = latencies.append
     clock = time.perf_counter_ns
-    call = guest.call
+    call = _watched(guest.call, watch)
     session = guest.session
     errors = host_calls = done = 0
     started = time.perf_counter()
@@ -145,6 +177,7 @@ def _api_loop(
 
 def _bare_loop(
     guest: Guest, op: bytes, payload: bytes, count: int | None, duration: float | None,
+    watch: CallWatch | None = None,
 ) -> tuple[list[int], float]:
     """The least a correct host does per exchange: reset state, call, check the result."""
     instance = guest._instance
@@ -152,7 +185,7 @@ def _bare_loop(
         raise WapcError("the guest is not instantiated (an earlier call trapped)")
     session = guest.session
     begin = session.begin
-    guest_call = instance.guest_call
+    guest_call = _watched(instance.guest_call, watch)
     op_len, msg_len = len(op), len(payload)
     limit, end = _deadline(count, duration)
     latencies: list[int] = []
@@ -192,34 +225,43 @@ def run_bench(
     warmup: int = 1000,
     compare_bare: bool = False,
     progress: Progress | None = None,
+    watch: CallWatch | None = None,
 ) -> BenchResult:
     """Warm up, then measure ``count`` calls or ``duration`` seconds of them.
 
     ``module`` and ``guest`` are fresh (the cold-path figures come from their
     timings). Guest errors and traps are counted, not raised: measuring a
-    failing operation is legitimate.
+    failing operation is legitimate. ``watch`` (when given) hears of every guest
+    call; it costs a Python call per guest call, so only a supervised run uses it.
     """
     op = operation.encode("utf-8")
     cold = (guest.timings.instantiate_ms, guest.timings.init_ms)  # before any rebuild
     response: bytes | None = None
     notes: list[str] = []
+    call = _watched(guest.call, watch)
     try:
-        response = guest.call(op, payload)
+        response = call(op, payload)
     except (GuestError, GuestTrap) as exc:
         notes.append(f"first call failed: {exc}")
     for _ in range(max(0, warmup - 1)):
         with contextlib.suppress(GuestError, GuestTrap):
-            guest.call(op, payload)
+            call(op, payload)
+    if watch is not None:
+        watch.idle()
     with _quiet_gc():
         latencies, elapsed, errors, host_calls = _api_loop(
-            guest, op, payload, count, duration, progress
+            guest, op, payload, count, duration, progress, watch
         )
+        if watch is not None:
+            watch.idle()  # collecting garbage and sorting latencies is not a guest call
     api = _stats(latencies, elapsed)
     bare = None
     overhead = None
     if compare_bare and guest._instance is not None:
         with _quiet_gc():
-            bare_lat, bare_elapsed = _bare_loop(guest, op, payload, api.calls, None)
+            bare_lat, bare_elapsed = _bare_loop(guest, op, payload, api.calls, None, watch)
+            if watch is not None:
+                watch.idle()
         bare = _stats(bare_lat, bare_elapsed)
         if bare.mean_us > 0:
             overhead = (api.mean_us / bare.mean_us - 1.0) * 100.0

@@ -2,10 +2,14 @@
 
 wasmer 1.1 cannot interrupt running guest code, so a guest that loops forever
 would hang the host. Here the whole load + instantiate + init + call runs in a
-child Python process (``python -m wapc_cli.supervise FD``); the parent
+child Python process (``python -m wapc_cli.supervise FD``); so do ``inspect
+--run`` (init only) and ``bench`` (warm-up and timed loops, measured in the
+child). The parent
 
 - kills it when ``--timeout`` runs out (counted from instantiation, so init is
-  included and start-up/compilation is not),
+  included and start-up/compilation is not; for a benchmark, per guest call:
+  the child bumps a counter in a shared page before each call and the parent
+  kills it when one value stays longer than the timeout),
 - caps its data segment with ``RLIMIT_DATA`` on top of ``--max-memory`` (the
   adapter already lowers each memory's declared maximum, so ``memory.grow``
   past the limit returns -1; the rlimit bounds everything else the process does),
@@ -20,35 +24,43 @@ them, never the guest. A child that dies is reported by what killed it.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import resource
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .engines.base import Limits
 from .errors import GuestError, GuestTrap, LimitExceeded, WapcError
-from .events import Event
+from .events import Event, GuestCall, Return
 from .hostcalls import HostCallHandler, HostCallRequest, HostReply, no_handler
 from .limits import format_seconds, format_size
 from .protocol import EventSink, HostAbort, LogSink, WapcSession
 from .wasi import WasiOptions
 
+if TYPE_CHECKING:
+    # Imported where used at run time: `wapc call` on wasmtime asks needs_supervision()
+    # and should not pay for the child-process machinery.
+    import subprocess
+    from multiprocessing.connection import Connection
+
+    from .bench import BenchResult
+
 __all__ = [
     "SUPERVISED_ENGINES",
+    "BenchPlan",
     "Job",
     "SupervisedOutcome",
     "SupervisorError",
     "call_supervised",
     "dump_error",
     "load_error",
+    "local_handler",
     "needs_supervision",
     "run_supervised",
 ]
@@ -60,10 +72,25 @@ STARTUP_ALLOWANCE_S = 120.0
 #: Room above --max-memory for the interpreter's own allocations (copies of payloads,
 #: responses, trace events) before the data rlimit stops the child.
 RLIMIT_MARGIN = 256 * 1024**2
+#: How often the parent looks at a benchmark's call counter (bounds how late a kill is).
+BEAT_POLL_S = 0.02
+
+#: progress(done, total) of a supervised benchmark, as ``bench.run_bench`` reports it.
+Progress = Callable[[int, "int | None"], None]
 
 
 class SupervisorError(RuntimeError):
     """The child failed in a way that is a bug of ours, not of the guest."""
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What ``bench.run_bench`` needs besides the module and the guest."""
+
+    count: int | None = None
+    duration: float | None = None
+    warmup: int = 1000
+    compare_bare: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,11 +105,16 @@ class Job:
     trace: bool
     logs: bool
     rlimit_margin: int = RLIMIT_MARGIN
+    mode: str = "call"  # "call" | "init" (instantiate only) | "bench"
+    #: A picklable handler to answer host calls in the child itself (a benchmark must
+    #: not pay a round trip per host call); None relays every host call to the parent.
+    handler: HostCallHandler | None = None
+    bench: BenchPlan | None = None
 
 
 @dataclass
 class SupervisedOutcome:
-    """What a supervised call left: a response or an error, plus what an in-process
+    """What a supervised run left: a response or an error, plus what an in-process
     :class:`~wapc_cli.guest.Guest` would report after it."""
 
     engine: str = ""
@@ -91,6 +123,10 @@ class SupervisedOutcome:
     warnings: list[str] = field(default_factory=list)
     host_calls: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: The module compiled and the child got to instantiating it.
+    started: bool = False
+    compile_ms: float = 0.0
+    bench: BenchResult | None = None
 
 
 def needs_supervision(engine: str, limits: Limits) -> bool:
@@ -102,6 +138,17 @@ def needs_supervision(engine: str, limits: Limits) -> bool:
 
         engine = get_engine("auto").name
     return engine in SUPERVISED_ENGINES
+
+
+def local_handler(handler: HostCallHandler) -> HostCallHandler | None:
+    """``handler`` when it can be sent to a child (to answer there), else None."""
+    import pickle
+
+    try:
+        pickle.dumps(handler)
+    except Exception:  # closures, open files, ...: anything pickle refuses
+        return None
+    return handler
 
 
 def call_supervised(wasm: bytes, operation: str, payload: bytes = b"", **kw: Any) -> bytes:
@@ -116,7 +163,7 @@ def call_supervised(wasm: bytes, operation: str, payload: bytes = b"", **kw: Any
 def run_supervised(
     wasm: bytes,
     *,
-    operation: str,
+    operation: str = "",
     payload: bytes = b"",
     name: str = "<bytes>",
     engine: str = "wasmer",
@@ -125,39 +172,73 @@ def run_supervised(
     host_call: HostCallHandler | None = None,
     on_log: LogSink | None = None,
     tracer: EventSink | None = None,
+    on_start: Callable[[str], None] | None = None,
+    mode: str = "call",
+    bench: BenchPlan | None = None,
+    local_host_calls: bool = False,
+    progress: Progress | None = None,
 ) -> SupervisedOutcome:
-    """Load, instantiate and call once in a child process, enforcing ``limits``."""
+    """Run in a child process, enforcing ``limits``; guest failures come back in the outcome.
+
+    ``mode`` "call" loads, instantiates and calls once; "init" stops after
+    instantiation (start section and init exports); "bench" runs
+    ``bench.run_bench`` with ``bench`` and returns its result in ``outcome.bench``
+    (the timeout then applies to each guest call). ``tracer`` gets the child's
+    events as they happen, ``on_start`` the engine's name once the module compiled.
+    With ``local_host_calls`` the child answers host calls with its own copy of
+    ``host_call`` (which must pickle; see :func:`local_handler`).
+    """
     limits = limits or Limits()
+    handler = host_call or no_handler
     job = Job(
         wasm=wasm, name=name, engine=engine, limits=replace(limits, timeout_s=None),
         wasi=wasi or WasiOptions(), operation=operation, payload=payload,
-        trace=tracer is not None, logs=on_log is not None,
+        trace=tracer is not None, logs=on_log is not None, mode=mode,
+        handler=handler if local_host_calls else None,
+        bench=(bench or BenchPlan()) if mode == "bench" else None,
     )
-    return _Supervisor(job, limits, host_call or no_handler, on_log, tracer).run()
+    hooks = _Hooks(on_log, tracer, on_start, progress)
+    return _Supervisor(job, limits, handler, hooks).run()
+
+
+@dataclass
+class _Hooks:
+    on_log: LogSink | None
+    tracer: EventSink | None
+    on_start: Callable[[str], None] | None
+    progress: Progress | None
 
 
 class _Supervisor:
-    def __init__(
-        self, job: Job, limits: Limits, handler: HostCallHandler,
-        on_log: LogSink | None, tracer: EventSink | None,
-    ) -> None:
+    def __init__(self, job: Job, limits: Limits, handler: HostCallHandler, hooks: _Hooks) -> None:
         self.job = job
         self.limits = limits
         self.answers = WapcSession(handler)  # the same handler semantics as in-process
-        self.on_log = on_log
-        self.tracer = tracer
+        self.hooks = hooks
         self.outcome = SupervisedOutcome(engine=job.engine)
         self.phase = "start-up"
         self.aborted: Exception | None = None
+        self.finished = False
+        self.call_clock: int | None = None  # when the child said its exchange began
+        self.beats: memoryview | None = None
 
     def run(self) -> SupervisedOutcome:
+        import socket
+        import subprocess
+        import tempfile
+        from multiprocessing.connection import Connection
+
         parent_sock, child_sock = socket.socketpair()
-        with tempfile.TemporaryFile() as stderr, parent_sock, child_sock:
-            child_fd = child_sock.fileno()
+        with tempfile.TemporaryFile() as stderr, tempfile.TemporaryFile() as beat_file, \
+                parent_sock, child_sock:
+            beat_file.truncate(mmap.PAGESIZE)
+            beats = mmap.mmap(beat_file.fileno(), mmap.PAGESIZE)
+            self.beats = memoryview(beats).cast("Q")
+            child_fd, beat_fd = child_sock.fileno(), beat_file.fileno()
             process = subprocess.Popen(
-                [sys.executable, "-m", "wapc_cli.supervise", str(child_fd)],
-                pass_fds=(child_fd,), stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-                env={**os.environ, "PYTHONFAULTHANDLER": ""},
+                [sys.executable, "-m", "wapc_cli.supervise", str(child_fd), str(beat_fd)],
+                pass_fds=(child_fd, beat_fd), stdin=subprocess.DEVNULL, stdout=stderr,
+                stderr=stderr, env={**os.environ, "PYTHONFAULTHANDLER": ""},
             )
             child_sock.close()
             conn = Connection(os.dup(parent_sock.fileno()))
@@ -171,21 +252,37 @@ class _Supervisor:
                 conn.close()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=5)
-            if self.outcome.error is None and self.outcome.response is None:
+                self.beats.release()
+                self.beats = None
+                beats.close()
+            if not self.finished and self.outcome.error is None:
                 self._died(process, stderr)
         if self.aborted is not None and isinstance(self.aborted, WapcError):
             self.outcome.error = self.aborted
+        self._close_exchange()
         return self.outcome
 
     def _serve(self, conn: Connection, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + STARTUP_ALLOWANCE_S
+        beating = False  # a benchmark's calls: the timeout is per call, read from the beats
+        last_beat, beat_since = 0, time.monotonic()
         while True:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            if beating and self.beats is not None:
+                beat = self.beats[0]
+                if beat != last_beat:
+                    last_beat, beat_since = beat, now
+                elif beat and now - beat_since > (self.limits.timeout_s or float("inf")):
+                    _kill(process)
+                    self._out_of_time()
+                    return
+            remaining = deadline - now
             if remaining <= 0:
                 _kill(process)
                 self._out_of_time()
                 return
-            if not conn.poll(min(remaining, 1.0)):
+            wait = min(remaining, BEAT_POLL_S if beating else 1.0)
+            if not conn.poll(wait):
                 if process.poll() is not None and not conn.poll(0):
                     return  # died without a result: _died reports why
                 continue
@@ -195,21 +292,53 @@ class _Supervisor:
                 return
             kind = message[0]
             if kind == "started":
-                self.outcome.engine = message[1]
-                self.phase = "initialization"
+                self._started(message[1], message[2])
                 timeout = self.limits.timeout_s
                 deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
             elif kind == "calling":
                 self.phase = "call"
-            elif kind == "log" and self.on_log is not None:
-                self.on_log(message[1], message[2])
-            elif kind == "event" and self.tracer is not None:
-                self.tracer(message[1])
+                if self.job.mode == "bench" and self.limits.timeout_s is not None:
+                    beating, deadline = True, float("inf")
+                    last_beat, beat_since = 0, time.monotonic()
+            elif kind == "log" and self.hooks.on_log is not None:
+                self.hooks.on_log(message[1], message[2])
+            elif kind == "event":
+                self._event(message[1])
+            elif kind == "progress" and self.hooks.progress is not None:
+                self.hooks.progress(message[1], message[2])
             elif kind == "host_call":
                 conn.send(self._answer(message[1]))
             elif kind == "result":
                 self._result(message[1])
                 return
+
+    def _started(self, engine: str, compile_ms: float) -> None:
+        self.outcome.engine = engine
+        self.outcome.started = True
+        self.outcome.compile_ms = compile_ms
+        self.phase = "initialization"
+        if self.hooks.on_start is not None:
+            self.hooks.on_start(engine)
+
+    def _event(self, event: Event) -> None:
+        if isinstance(event, GuestCall):
+            self.call_clock = time.perf_counter_ns()
+        elif isinstance(event, Return):
+            self.call_clock = None
+        if self.hooks.tracer is not None:
+            self.hooks.tracer(event)
+
+    def _close_exchange(self) -> None:
+        """A child stopped inside an exchange sends no ``Return``: the trace gets one here,
+        as the in-process core would emit it, so the timeline ends with the reason."""
+        if self.call_clock is None or self.hooks.tracer is None:
+            return
+        error = self.outcome.error
+        self.hooks.tracer(Return(
+            time.perf_counter_ns() - self.call_clock, 0, None, "trap",
+            str(error) if error is not None else "the guest process stopped",
+        ))
+        self.call_clock = None
 
     def _answer(self, request: HostCallRequest) -> tuple[str, Any]:
         try:
@@ -222,10 +351,12 @@ class _Supervisor:
         outcome = self.outcome
         if "internal" in data:
             raise SupervisorError(f"the {self.job.engine} child process failed: {data['internal']}")
+        self.finished = True
         outcome.response = data.get("response")
         outcome.warnings = list(data.get("warnings", ()))
         outcome.host_calls = int(data.get("host_calls", 0))
         outcome.timings = dict(data.get("timings", {}))
+        outcome.bench = data.get("bench")
         if data.get("error") is not None:
             outcome.error = load_error(data["error"])
 
@@ -237,9 +368,11 @@ class _Supervisor:
                 f"within {format_seconds(STARTUP_ALLOWANCE_S)}"
             )
             return
+        what = "a guest call ran" if self.job.mode == "bench" and self.phase == "call" \
+            else "the guest ran"
         self.outcome.error = LimitExceeded(
             "timeout", format_seconds(timeout),
-            f"timeout: the guest ran longer than {format_seconds(timeout)} "
+            f"timeout: {what} longer than {format_seconds(timeout)} "
             f"(the {self.job.engine} process running it was stopped)",
             phase=self.phase,
         )
@@ -267,6 +400,8 @@ class _Supervisor:
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
+    import subprocess
+
     if process.poll() is None:
         process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -334,7 +469,27 @@ def _confine(job: Job) -> None:
             resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
 
 
-def _child(fd: int) -> None:
+class _Beats:
+    """The child's side of the shared call counter (see the module docstring)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._map = mmap.mmap(fd, mmap.PAGESIZE) if fd is not None else None
+        self._slots = memoryview(self._map).cast("Q") if self._map is not None else None
+        self._count = 0
+
+    def tick(self) -> None:
+        if self._slots is not None:
+            self._count += 1
+            self._slots[0] = self._count
+
+    def idle(self) -> None:
+        if self._slots is not None:
+            self._slots[0] = 0
+
+
+def _child(fd: int, beat_fd: int | None = None) -> None:
+    from multiprocessing.connection import Connection
+
     conn = Connection(fd)
     job: Job = conn.recv()
     from .engines import get_engine
@@ -365,13 +520,17 @@ def _child(fd: int) -> None:
         module = WapcModule.from_bytes(
             job.wasm, engine=job.engine, limits=job.limits, name=job.name
         )
-        conn.send(("started", module.engine_name))
+        conn.send(("started", module.engine_name, module.compile_ms))
         guest = module.instantiate(
-            proxy, on_log=on_log if job.logs else None, tracer=tracer if job.trace else None,
+            job.handler if job.handler is not None else proxy,
+            on_log=on_log if job.logs else None, tracer=tracer if job.trace else None,
             wasi=job.wasi,
         )
         conn.send(("calling",))
-        result["response"] = guest.call(job.operation, job.payload)
+        if job.mode == "call":
+            result["response"] = guest.call(job.operation, job.payload)
+        elif job.mode == "bench":
+            result["bench"] = _bench(conn, job, module, guest, _Beats(beat_fd))
     except WapcError as exc:
         result["error"] = dump_error(exc)
     except MemoryError:
@@ -390,12 +549,32 @@ def _child(fd: int) -> None:
     conn.close()
 
 
+def _bench(conn: Connection, job: Job, module: Any, guest: Any, beats: _Beats) -> BenchResult:
+    from .bench import run_bench
+
+    plan = job.bench or BenchPlan()
+
+    def progress(done: int, total: int | None) -> None:
+        conn.send(("progress", done, total))
+
+    result = run_bench(module, guest, job.operation, job.payload, count=plan.count,
+                       duration=plan.duration, warmup=plan.warmup,
+                       compare_bare=plan.compare_bare, progress=progress, watch=beats)
+    result.notes.append(
+        "measured in a supervised child process (the only way to enforce limits on wasmer)"
+        + ("" if job.handler is not None or result.host_calls_per_call == 0
+           else "; each host call was answered over a pipe by the parent")
+    )
+    return result
+
+
 def _main(argv: list[str]) -> int:
-    if len(argv) != 1 or not argv[0].isdigit():
-        print("usage: python -m wapc_cli.supervise FD (internal to wapc)", file=sys.stderr)
+    if not 1 <= len(argv) <= 2 or not all(arg.isdigit() for arg in argv):
+        print("usage: python -m wapc_cli.supervise FD [BEAT_FD] (internal to wapc)",
+              file=sys.stderr)
         return 2
     try:
-        _child(int(argv[0]))
+        _child(int(argv[0]), int(argv[1]) if len(argv) > 1 else None)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return 1  # the parent went away
     return 0
@@ -403,4 +582,3 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
-

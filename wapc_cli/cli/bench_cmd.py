@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import UsageError
-from ..hostcalls import HostCallHandler, HostCallRequest
+from ..hostcalls import HostCallHandler
 from ..payload import Encoding
 from . import console
 from .options import (
@@ -120,10 +120,9 @@ def bench(
 
 
 def _constant_answer(answer: bytes) -> HostCallHandler:
-    def handler(request: HostCallRequest) -> bytes:
-        return answer
+    from ..bench import ConstantAnswer
 
-    return handler
+    return ConstantAnswer(answer)  # picklable: a supervised child answers by itself
 
 
 def _engines(engine: str) -> list[str]:
@@ -140,7 +139,10 @@ def _engines(engine: str) -> list[str]:
 def _measure(spec: RunSpec, count: int | None, duration: float | None, warmup: int,
              bare: bool, show: bool) -> BenchResult:
     from ..bench import run_bench
+    from ..supervise import needs_supervision
 
+    if needs_supervision(spec.engine, spec.limits):
+        return _measure_supervised(spec, count, duration, warmup, bare, show)
     module = spec.load()
     guest = spec.instantiate(module, on_log=None)
     if not (show and console.color_stderr()):
@@ -164,6 +166,52 @@ def _measure(spec: RunSpec, count: int | None, duration: float | None, warmup: i
 
         return run_bench(module, guest, spec.operation, spec.payload, count=count,
                          duration=duration, warmup=warmup, compare_bare=bare, progress=report)
+
+
+def _measure_supervised(spec: RunSpec, count: int | None, duration: float | None, warmup: int,
+                        bare: bool, show: bool) -> BenchResult:
+    """The whole benchmark in a child process that enforces the limits (wasmer).
+
+    The child measures (warm-up, timed loop, cold path) and sends the result
+    back; a guest call that outlives ``--timeout`` has the child killed, which
+    ends the benchmark with that limit (exit 3), as does running out of memory.
+    """
+    from ..guest import read_module_file
+    from ..supervise import BenchPlan, local_handler, run_supervised
+
+    handler = local_handler(spec.host.handler)
+    kwargs: dict[str, Any] = dict(
+        operation=spec.operation, payload=spec.payload, name=str(spec.module),
+        engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
+        host_call=handler or spec.host.handler, local_host_calls=handler is not None,
+        mode="bench", bench=BenchPlan(count, duration, warmup, bare),
+    )
+    wasm = read_module_file(spec.module)
+    if not (show and console.color_stderr()):
+        outcome = run_supervised(wasm, **kwargs)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn(f"[bold]{spec.engine}[/] {spec.operation} (supervised)"),
+            BarColumn(),
+            TextColumn("{task.completed:,} calls"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("bench", total=count if duration is None else None)
+
+            def report(done: int, total: int | None) -> None:
+                progress.update(task, completed=done)
+
+            outcome = run_supervised(wasm, progress=report, **kwargs)
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.bench is None:  # pragma: no cover - the child always sends one or an error
+        raise UsageError(f"bench: the {spec.engine} child process sent no measurements")
+    return outcome.bench
 
 
 def _rows(result: BenchResult) -> list[tuple[str, str]]:

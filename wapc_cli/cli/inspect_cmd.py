@@ -11,29 +11,22 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from ..engines import get_engine
 from ..engines.base import Limits
 from ..errors import ExitCode
 from ..guest import read_module_file
-from ..inspect import (
-    PAGE,
-    Finding,
-    Report,
-    RunResult,
-    display_name,
-    inspect_module,
-    run_init,
-)
 from ..limits import DEFAULT_TIMEOUT_S, build_limits
 from . import console
 from .options import EngineOpt, JsonOpt, ModuleArg, TimeoutOpt
+
+if TYPE_CHECKING:  # rich and the inspector load when a report is made, not with the CLI
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..inspect import Finding, Report, RunResult
 
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail (exit 4) on warnings too, not only on errors.")
@@ -63,12 +56,14 @@ def inspect(
     timeout: TimeoutOpt = None,
 ) -> None:
     """Check MODULE against the waPC ABI without running it (--run: run its init too)."""
+    from ..inspect import inspect_module
+
     where = os.fspath(module)
     data = read_module_file(module)  # missing, empty, text, a directory: exit 2
     report = inspect_module(data, where)
     result: RunResult | None = None
     if run and report.conformant:
-        result = run_init(data, where, engine=engine, limits=_run_limits(engine, timeout))
+        result = _run_init(data, where, report, engine, _run_limits(engine, timeout))
     code = exit_code(report, result, strict=strict)
     if json_out:
         document: dict[str, Any] = report.as_json()
@@ -86,10 +81,63 @@ def inspect(
 
 
 def _run_limits(engine: str, timeout: str | None) -> Limits:
-    # wasmer cannot stop a running guest in-process, so it gets no default
-    # timeout (an explicit --timeout with wasmer is refused, as in `call`).
-    default = None if get_engine(engine).name == "wasmer" else DEFAULT_TIMEOUT_S
-    return build_limits(timeout, None, None, default)
+    # The same default on every engine: wasmer, which cannot stop a guest
+    # in-process, runs init in a supervised child process (see _run_init).
+    return build_limits(timeout, None, None, DEFAULT_TIMEOUT_S)
+
+
+def _run_init(data: bytes, where: str, report: Report, engine: str, limits: Limits) -> RunResult:
+    from ..inspect import run_init
+    from ..supervise import needs_supervision
+
+    if not needs_supervision(engine, limits):
+        return run_init(data, where, engine=engine, limits=limits)
+    return _run_init_supervised(data, where, report, engine, limits)
+
+
+def _run_init_supervised(
+    data: bytes, where: str, report: Report, engine: str, limits: Limits
+) -> RunResult:
+    """``run_init`` in a child process that is killed at the timeout (wasmer)."""
+    import time
+
+    from ..errors import EngineUnavailable
+    from ..events import Event, InitStep
+    from ..inspect import InitRun, RunResult
+    from ..supervise import run_supervised
+
+    steps: list[InitRun] = []
+    logs: list[tuple[str, str]] = []
+    started = [time.perf_counter()]
+
+    def tracer(event: Event) -> None:
+        if isinstance(event, InitStep):
+            steps.append(InitRun(event.step, event.outcome, event.duration_ns / 1e6))
+
+    def on_start(engine_name: str) -> None:
+        started[0] = time.perf_counter()
+
+    outcome = run_supervised(
+        data, name=where, engine=engine, limits=limits, mode="init",
+        tracer=tracer, on_log=lambda line, source: logs.append((source, line)),
+        on_start=on_start,
+    )
+    error = outcome.error
+    if isinstance(error, EngineUnavailable):
+        raise error  # as run_init does
+    ms = (time.perf_counter() - started[0]) * 1000
+    if not outcome.started:  # the engine refused the module
+        return RunResult(outcome.engine, (InitRun("compile", "error", ms),), (), error)
+    if error is not None and not any(s.outcome in ("trap", "error") for s in steps):
+        # Killed (timeout, memory) or trapped in the start section: no event for that step.
+        # The names Guest gives its init steps: a start section runs after instantiation.
+        deferred = report.init.start_section and (not steps or steps[0].step == "instantiate")
+        order = ["instantiate", "start section"] if deferred else ["start"]
+        order += report.init.exports
+        step = order[len(steps)] if len(steps) < len(order) else "init"
+        steps.append(InitRun(step, "trap", max(0.0, ms - sum(s.ms for s in steps))))
+    compiled = InitRun("compile", "ok", outcome.compile_ms)
+    return RunResult(outcome.engine, (compiled, *steps), tuple(logs), error)
 
 
 def exit_code(report: Report, result: RunResult | None, *, strict: bool) -> int:
@@ -117,6 +165,8 @@ def _verdict(report: Report, result: RunResult | None, strict: bool) -> str:
 
 
 def _stdout_console() -> Console:
+    from rich.console import Console
+
     plain = bool(os.environ.get("NO_COLOR")) or not (
         os.environ.get("FORCE_COLOR") or sys.stdout.isatty()
     )
@@ -190,7 +240,21 @@ def _sig(params: tuple[str, ...] | None, results: tuple[str, ...] | None) -> str
     return f"({', '.join(params or ())}) -> ({', '.join(results or ())})"
 
 
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def display_name(text: str, limit: int = 100) -> str:
+    from ..inspect import display_name as shown
+
+    return shown(text, limit)
+
+
 def _grid(columns: int = 3) -> Table:
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=3, no_wrap=True)  # indent + mark
     for _ in range(columns - 1):
@@ -199,6 +263,8 @@ def _grid(columns: int = 3) -> Table:
 
 
 def _toolchain(report: Report, out: Console) -> None:
+    from rich.table import Table
+
     sdk = report.sdk
     out.print(f"\n[bold]Toolchain[/]  {escape(sdk.label)} ({sdk.confidence} confidence)")
     grid = Table.grid(padding=(0, 1))
@@ -212,6 +278,8 @@ def _toolchain(report: Report, out: Console) -> None:
 
 
 def _exports(report: Report, out: Console, k: _Marks) -> None:
+    from ..inspect import PAGE
+
     out.print(f"\n[bold]Exports[/] ({len(report.exports)})")
     grid = _grid()
     for e in report.exports[:MAX_ROWS]:
@@ -284,6 +352,8 @@ def _imports(report: Report, out: Console, k: _Marks) -> None:
 
 
 def _sections(report: Report, out: Console, k: _Marks) -> None:
+    from rich.table import Table
+
     c = report.counts
     out.print(
         f"\n[bold]Counts[/]  {_n(c.functions, 'function')} (+{c.imported_functions} imported) "

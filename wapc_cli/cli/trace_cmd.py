@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..guest import Guest, WapcModule
 from ..hostcalls import HostCallHandler, HostCallRequest, HostReply
 from ..payload import Encoding
-from ..protocol import EventSink, HostAbort, LogSink
-from .call import _error_json, run_call
+from ..protocol import HostAbort
+from .call import CallOutcome, _error_json, run_call
 from .options import (
     ArgOpt,
     DirOpt,
@@ -95,7 +94,7 @@ def trace(
         from ..trace.rich_view import RichTimeline, make_console
 
         sink = RichTimeline(make_console())
-    outcome = run_call(_traced(spec, sink), quiet=True)  # logs are steps of the timeline
+    outcome = _run_traced(spec, sink)
     error = outcome.error
     stubs_state = getattr(spec.host, "stubs", None)
     preset_state = stubs_state.preset.summary() if stubs_state and stubs_state.preset else None
@@ -114,32 +113,27 @@ def trace(
     raise typer.Exit(0)
 
 
-@dataclasses.dataclass
-class _TracedSpec(RunSpec):
-    """The same run, with the sink told about the module and fed every event."""
+def _run_traced(spec: RunSpec, sink: TraceSink) -> CallOutcome:
+    """The call with the sink told about the module and fed every event, live.
 
-    sink: TraceSink | None = None
+    On wasmer with a limit the run happens in a supervised child process
+    (wapc_cli.supervise) whose events stream to the sink as they happen; a
+    guest killed at the timeout still shows its steps up to then.
+    """
+    from ..supervise import needs_supervision
+    from ..trace import RunInfo
 
-    def load(self) -> WapcModule:
-        from ..trace import RunInfo
-
-        module = super().load()
-        if self.sink is not None:
-            self.sink.start(RunInfo(str(self.module), self.operation, module.engine_name,
-                                    self.payload, self.host.describe))
-        return module
-
-    def instantiate(
-        self, module: WapcModule, on_log: LogSink | None, tracer: EventSink | None = None
-    ) -> Guest:
-        return super().instantiate(module, on_log, self.sink)
-
-
-def _traced(spec: RunSpec, sink: TraceSink) -> _TracedSpec:
     host = dataclasses.replace(spec.host, handler=_abort_aware(spec.host.handler, sink))
-    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(RunSpec)}
-    fields["host"] = host
-    return _TracedSpec(**fields, sink=sink)
+    traced = dataclasses.replace(spec, host=host)
+    # The child keeps its own clock: drawing a step here does not hold the guest up.
+    sink.concurrent = needs_supervision(spec.engine, spec.limits)
+
+    def started(engine: str) -> None:
+        sink.start(RunInfo(str(spec.module), spec.operation, engine, spec.payload,
+                           host.describe))
+
+    # logs are steps of the timeline, not lines on stderr
+    return run_call(traced, quiet=True, tracer=sink, on_start=started)
 
 
 def _abort_aware(handler: HostCallHandler, sink: TraceSink) -> HostCallHandler:

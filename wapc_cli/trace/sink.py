@@ -100,6 +100,9 @@ class TraceSink:
         self.stats = TraceStats()
         self._clock0 = time.perf_counter_ns()
         self._lag_ns = 0
+        #: Events come from another process (a supervised run) whose clock does not
+        #: wait for this sink: drawing a step then takes nothing off the guest's time.
+        self.concurrent = False
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.GuestCall):
@@ -108,6 +111,8 @@ class TraceSink:
         started = time.perf_counter_ns()
         self.emit(event)
         spent = time.perf_counter_ns() - started
+        if self.concurrent:
+            return
         if isinstance(event, ev.GuestCall):
             self._lag_ns = spent  # the core's step clock already runs; Return's does not yet
         elif self.stats.in_call:
