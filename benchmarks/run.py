@@ -81,18 +81,28 @@ def _run_json(cmd: list[str], env: dict[str, str]) -> dict[str, object] | None:
     return data[0] if isinstance(data, list) else data
 
 
-def oneshot(cmd: list[str], env: dict[str, str], runs: int) -> float | None:
-    """Median wall time (ms) of a whole process doing one call."""
-    times = []
+def oneshots(cmds: dict[str, tuple[list[str], dict[str, str]]],
+             runs: int) -> dict[str, float | None]:
+    """Median wall time (ms) of whole processes doing one call each.
+
+    The commands take turns (round robin), so a machine that speeds up or slows
+    down during the measurement moves every figure alike, not the last one alone.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    failed: set[str] = set()
     for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT)
-        elapsed = (time.perf_counter() - start) * 1000
-        if proc.returncode != 0:
-            sys.stderr.write(f"  ! one-shot {' '.join(cmd[:3])}: {proc.stderr[:200]!r}\n")
-            return None
-        times.append(elapsed)
-    return statistics.median(times)
+        for name, (cmd, env) in cmds.items():
+            if name in failed:
+                continue
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, env=env, cwd=ROOT)
+            elapsed = (time.perf_counter() - start) * 1000
+            if proc.returncode != 0:
+                sys.stderr.write(f"  ! one-shot {name}: {proc.stderr[:200]!r}\n")
+                failed.add(name)
+            times[name].append(elapsed)
+    return {name: None if name in failed else statistics.median(values)
+            for name, values in times.items()}
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -159,23 +169,42 @@ def main() -> int:
 
     # One-shot: a cold process loading the guest and making one call.
     call = [args.python, "-m", "wapc_cli", "call", str(GUEST), "echo", "-p", "hello"]
-    oneshot(call, env_fast, 2)  # fill the compiled-module cache and the .pyc files
-    wapc_ms = oneshot(call, env_fast, args.oneshot_runs)
-    nocache_ms = oneshot([*call, "--no-cache"], env_fast, args.oneshot_runs)
-    node_ms = (oneshot(["node", str(NODE_DIR / "bench.js"), str(GUEST), "echo", "--oneshot",
-                        "--size", "5"], base_env, args.oneshot_runs) if have_node else None)
     lib = [args.python, "-c",
            "import sys; from wapc_cli.guest import load_module; from wapc_cli.cache import "
            "ModuleCache; sys.stdout.buffer.write(load_module(sys.argv[1], cache=ModuleCache())"
            ".instantiate().call('echo', b'hello'))", str(GUEST)]
-    lib_ms = oneshot(lib, env_fast, args.oneshot_runs)
+    script = Path(args.python).parent / "wapc"
+    cmds = {
+        "call": (call, env_fast),
+        # the console script, as a user runs it (when --python is a venv's)
+        "script": ([str(script), *call[3:]], env_fast),
+        "no-cache": ([*call, "--no-cache"], env_fast),
+        # --force (meaningless without --record) is outside the fast entry's options:
+        # the same call through the full typer CLI
+        "typer": ([*call, "--force"], env_fast),
+        "library": (lib, env_fast),
+        "node": (["node", str(NODE_DIR / "bench.js"), str(GUEST), "echo", "--oneshot",
+                  "--size", "5"], base_env),
+    }
+    if not script.exists():
+        del cmds["script"]
+    if not have_node:
+        del cmds["node"]
+    oneshots(cmds, 2)  # fill the compiled-module cache and the .pyc files
+    ms = oneshots(cmds, args.oneshot_runs)
+    wapc_ms, script_ms, nocache_ms = ms["call"], ms.get("script"), ms["no-cache"]
+    typer_ms, lib_ms, node_ms = ms["typer"], ms["library"], ms.get("node")
     raw["oneshot"] = {"wapc_call_ms": wapc_ms, "wapc_call_no_cache_ms": nocache_ms,
+                      "wapc_script_ms": script_ms, "full_cli_ms": typer_ms,
                       "library_ms": lib_ms, "node_ms": node_ms}
     print()
     print("one-shot process, median wall time:")
     print(f"  wapc call (cache)     {wapc_ms or 0:7.1f} ms   vs node {ratio(node_ms, wapc_ms)}"
           " (node time / wapc time; >= 1.00x means wapc is as fast)")
+    if script_ms:
+        print(f"  wapc (console script) {script_ms:7.1f} ms   vs node {ratio(node_ms, script_ms)}")
     print(f"  wapc call --no-cache  {nocache_ms or 0:7.1f} ms")
+    print(f"  full CLI (typer)      {typer_ms or 0:7.1f} ms   vs node {ratio(node_ms, typer_ms)}")
     print(f"  library (no CLI)      {lib_ms or 0:7.1f} ms   vs node {ratio(node_ms, lib_ms)}")
     if node_ms:
         print(f"  node @wapc/host       {node_ms:7.1f} ms")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -16,11 +15,10 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import ExitCode, WapcError
+from ..errors import ExitCode
 from . import console
 from ._click import click_exceptions
-
-_state = {"traceback": False}
+from .entry import run_guarded
 
 
 class WapcGroup(TyperGroup):
@@ -36,40 +34,35 @@ class WapcGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        _state["traceback"] = "--traceback" in argv or bool(os.environ.get("WAPC_TRACEBACK"))
-        try:
-            rc = super().main(argv, prog_name or "wapc", complete_var, standalone_mode=False,
-                              **extra)
-        except typer.Exit as exc:
-            rc = exc.exit_code
-        except typer.Abort:
-            console.error_line("aborted")
-            rc = 130
-        except click_exceptions.ClickException as exc:
-            # typer's coercion prefixes pydantic's wording; keep the user's part only
-            console.error_line(_usage_message(exc))
-            rc = ExitCode.USAGE
-        except WapcError as exc:
-            if _state["traceback"]:
-                traceback.print_exc()
-            console.error_line(str(exc))
-            rc = exc.exit_code
-        except KeyboardInterrupt:
-            console.error_line("interrupted")
-            rc = 130
-        except BrokenPipeError:
-            rc = 0  # the reader went away (e.g. `| head`): not our error
-        except Exception as exc:
-            if _state["traceback"]:
-                traceback.print_exc()
-            console.error_line(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --traceback)"
-            )
-            rc = ExitCode.INTERNAL
-        rc = int(rc or 0)
+        show_traceback = "--traceback" in argv or bool(os.environ.get("WAPC_TRACEBACK"))
+
+        def body() -> int:
+            try:
+                return int(super(WapcGroup, self).main(
+                    argv, prog_name or "wapc", complete_var, standalone_mode=False, **extra
+                ) or 0)
+            except typer.Exit as exc:
+                return int(exc.exit_code or 0)
+            except typer.Abort:
+                console.error_line("aborted")
+                return 130
+            except click_exceptions.ClickException as exc:
+                # typer's coercion prefixes pydantic's wording; keep the user's part only
+                console.error_line(_usage_message(exc))
+                return int(ExitCode.USAGE)
+
+        rc = run_guarded(body, show_traceback=show_traceback)
         if standalone_mode:
             sys.exit(rc)
         return rc
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # click would turn EPIPE into exit 1; the policy (run_guarded, and so the
+            # fast entry) treats a reader that went away as no error.
+            raise typer.Exit(0) from None
 
 
 def _usage_message(exc: click_exceptions.ClickException) -> str:
@@ -121,4 +114,5 @@ _register()
 
 
 def main() -> None:
+    """The full typer CLI (the console script is :func:`.entry.main`, which may skip it)."""
     app()

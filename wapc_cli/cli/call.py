@@ -1,20 +1,18 @@
-"""``wapc call``: run one exchange; response bytes on stdout, everything else on stderr."""
+"""``wapc call``: run one exchange; response bytes on stdout, everything else on stderr.
+
+The typer command only declares the options; what the call does lives in
+:mod:`.calling`, which the fast entry (:mod:`.entry`) runs too.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode, GuestError, GuestTrap, LimitExceeded, WapcError
-from ..guest import Guest, read_module_file
-from ..payload import DecodeError, Decoding, Encoding, as_text, decode_response
-from ..protocol import LogSink
-from ..supervise import needs_supervision, run_supervised
-from . import console
+from ..payload import Decoding, Encoding
+from .calling import CallOutcome, call_command, run_call, write_response
+from .calling import error_json as _error_json
 from .options import (
     ArgOpt,
     DirOpt,
@@ -37,7 +35,9 @@ from .options import (
     StubsOpt,
     TimeoutOpt,
 )
-from .runspec import RunSpec, build_runspec
+
+# Re-exported for the commands that reuse a call (trace) and for library users.
+__all__ = ["CallOutcome", "_error_json", "call", "register", "run_call", "write_response"]
 
 DecodeOpt = Annotated[
     Decoding,
@@ -76,169 +76,10 @@ def call(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Call OPERATION on a waPC guest MODULE and print the response."""
-    spec = build_runspec(
+    raise typer.Exit(call_command(
         module=module, operation=operation, payload=payload, payload_hex=payload_hex,
-        payload_json=payload_json, encode=encode.value, engine=engine, timeout=timeout, fuel=fuel,
-        max_memory=max_memory, env=env, args=arg, dirs=dir, stubs=stubs, preset=preset,
-        record=record, force=force, no_cache=no_cache,
-    )
-    outcome = run_call(spec, quiet=quiet or json_out)
-    if json_out:
-        sys.stdout.write(json.dumps(outcome.as_json(decode.value), ensure_ascii=False) + "\n")
-        if outcome.error is not None:
-            console.error_line(str(outcome.error))
-    elif outcome.error is not None:
-        for warning in outcome.warnings:
-            console.warning_line(warning)
-        raise outcome.error
-    else:
-        for warning in outcome.warnings:
-            console.warning_line(warning)
-        write_response(outcome.response or b"", decode.value)
-    raise typer.Exit(outcome.exit_code)
-
-
-class CallOutcome:
-    """The typed result of one ``call``, rendered as bytes or as JSON."""
-
-    def __init__(self, spec: RunSpec) -> None:
-        self.spec = spec
-        self.response: bytes | None = None
-        self.error: WapcError | None = None
-        self.guest: Guest | None = None
-        self.engine = ""
-        self.logs: list[dict[str, str]] = []
-        self.warnings: list[str] = []
-        # Set instead of ``guest`` when the call ran in a supervised child process.
-        self.timings: dict[str, float] | None = None
-        self.host_calls = 0
-
-    @property
-    def exit_code(self) -> int:
-        return int(self.error.exit_code) if self.error is not None else int(ExitCode.OK)
-
-    def as_json(self, decode: str) -> dict[str, Any]:
-        timings = self.guest.timings.as_dict() if self.guest else self.timings
-        result: dict[str, Any] = {
-            "ok": self.error is None,
-            "module": str(self.spec.module),
-            "operation": self.spec.operation,
-            "engine": self.engine,
-            "response": None,
-            "response_b64": None,
-            "response_len": None,
-            "error": None,
-            "warnings": self.warnings,
-            "host_calls": self.guest.last.host_calls if self.guest else self.host_calls,
-            "logs": self.logs,
-            "timings": timings,
-            "exit_code": self.exit_code,
-        }
-        if self.response is not None:
-            result["response_b64"] = base64.b64encode(self.response).decode("ascii")
-            result["response_len"] = len(self.response)
-            result["response"] = _json_value(self.response, decode)
-        if self.error is not None:
-            result["error"] = _error_json(self.error)
-        return result
-
-
-def _json_value(data: bytes, decode: str) -> Any:
-    if decode in ("auto", "raw", "text"):
-        return as_text(data) if decode != "text" else data.decode("utf-8", "replace")
-    try:
-        return decode_response(data, decode)
-    except DecodeError:
-        return None
-
-
-def _error_json(error: WapcError) -> dict[str, Any]:
-    kind = {
-        ExitCode.GUEST_ERROR: "guest_error",
-        ExitCode.TRAP: "limit" if isinstance(error, LimitExceeded) else "trap",
-        ExitCode.NOT_A_GUEST: "not_a_guest",
-        ExitCode.STUB_FAILURE: "stub_failure",
-    }.get(error.exit_code, "usage")
-    data: dict[str, Any] = {"kind": kind, "message": str(error)}
-    if isinstance(error, GuestTrap):
-        data["guest_error"] = error.guest_error
-        data["frames"] = list(error.frames)
-        data["phase"] = error.phase
-    if isinstance(error, LimitExceeded):
-        data["limit"] = error.limit
-        data["figure"] = error.figure
-    if isinstance(error, GuestError):
-        data["raw_b64"] = base64.b64encode(error.raw).decode("ascii")
-    return data
-
-
-def run_call(spec: RunSpec, *, quiet: bool = False) -> CallOutcome:
-    """Load, instantiate, call; guest-side failures are kept in the outcome."""
-    outcome = CallOutcome(spec)
-
-    def on_log(message: str, source: str) -> None:
-        outcome.logs.append({"source": source, "message": message})
-        if not quiet:
-            console.log_line(message, source)
-
-    if needs_supervision(spec.engine, spec.limits):
-        _run_supervised(spec, outcome, on_log)
-    else:
-        module = spec.load()  # bad files and non-guests raise straight to the CLI
-        outcome.engine = module.engine_name
-        try:
-            guest = outcome.guest = spec.instantiate(module, on_log)
-            outcome.response = guest.call(spec.operation, spec.payload)
-            outcome.warnings = guest.last.warnings
-        except (GuestError, GuestTrap) as exc:
-            outcome.error = exc
-            if outcome.guest is not None:
-                outcome.warnings = outcome.guest.last.warnings
-        except WapcError as exc:
-            outcome.error = exc
-    if outcome.error is None or outcome.error.exit_code != ExitCode.USAGE:
-        try:
-            spec.host.finish()  # stub expectations (times:), --record
-        except WapcError as exc:
-            if outcome.error is None:
-                outcome.error = exc
-    return outcome
-
-
-def _run_supervised(spec: RunSpec, outcome: CallOutcome, on_log: LogSink) -> None:
-    """The same call in a child process that enforces the limits (wasmer)."""
-    result = run_supervised(
-        read_module_file(spec.module), operation=spec.operation, payload=spec.payload,
-        name=str(spec.module), engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
-        host_call=spec.host.handler, on_log=on_log,
-    )
-    if result.error is not None and result.error.exit_code in (ExitCode.USAGE,
-                                                               ExitCode.NOT_A_GUEST):
-        raise result.error  # as spec.load() would have
-    outcome.engine = result.engine
-    outcome.response = result.response
-    outcome.error = result.error
-    outcome.warnings = result.warnings
-    outcome.timings = result.timings or None
-    outcome.host_calls = result.host_calls
-
-
-def write_response(data: bytes, decode: str) -> None:
-    stdout_tty = console.stdout_is_tty()
-    if decode == "raw" or (decode == "auto" and not stdout_tty):
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    if decode == "auto":
-        text = as_text(data)
-        shown = text if text is not None else data.hex()
-    else:
-        try:
-            value = decode_response(data, decode)
-        except DecodeError as exc:
-            console.warning_line(f"{exc}; showing hex")
-            value = data.hex()
-        shown = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
-    sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
-    sys.stdout.flush()
+        payload_json=payload_json, encode=encode.value, decode=decode.value, engine=engine,
+        stubs=stubs, preset=preset, record=record, force=force, timeout=timeout, fuel=fuel,
+        max_memory=max_memory, env=env, arg=arg, dir=dir, json_out=json_out, quiet=quiet,
+        no_cache=no_cache,
+    ))
