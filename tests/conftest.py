@@ -23,6 +23,20 @@ from wapc_cli.guest import Guest, WapcModule
 
 AVAILABLE_ENGINES: list[str] = available_engines()
 
+#: All nine waPC imports, as WAT, named $guest_request ... $console_log.
+WAPC_IMPORTS = """
+  (import "wapc" "__guest_request" (func $guest_request (param i32 i32)))
+  (import "wapc" "__guest_response" (func $guest_response (param i32 i32)))
+  (import "wapc" "__guest_error" (func $guest_error (param i32 i32)))
+  (import "wapc" "__host_call"
+    (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wapc" "__host_response_len" (func $host_response_len (result i32)))
+  (import "wapc" "__host_response" (func $host_response (param i32)))
+  (import "wapc" "__host_error_len" (func $host_error_len (result i32)))
+  (import "wapc" "__host_error" (func $host_error (param i32)))
+  (import "wapc" "__console_log" (func $console_log (param i32 i32)))
+"""
+
 
 def required_engines() -> set[str]:
     required = {"wasmtime"}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import wasmtime
+from conftest import WAPC_IMPORTS
 
 from wapc_cli.engines import wasmtime_fast
 from wapc_cli.engines.base import Limits
@@ -21,19 +22,6 @@ from wapc_cli.hostcalls import HostCallError, HostCallRequest
 from wapc_cli.protocol import HostAbort
 from wapc_cli.wasi import WasiOptions
 
-IMPORTS = """
-  (import "wapc" "__guest_request" (func $guest_request (param i32 i32)))
-  (import "wapc" "__guest_response" (func $guest_response (param i32 i32)))
-  (import "wapc" "__guest_error" (func $guest_error (param i32 i32)))
-  (import "wapc" "__host_call"
-    (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wapc" "__host_response_len" (func $host_response_len (result i32)))
-  (import "wapc" "__host_response" (func $host_response (param i32)))
-  (import "wapc" "__host_error_len" (func $host_error_len (result i32)))
-  (import "wapc" "__host_error" (func $host_error (param i32)))
-  (import "wapc" "__console_log" (func $console_log (param i32 i32)))
-"""
-
 # One guest, many behaviours, chosen by the first byte of the operation name:
 #   e  echo the payload             E  guest error (the payload as message)
 #   h  host call, answer or error   t  trap (unreachable)
@@ -41,7 +29,7 @@ IMPORTS = """
 #   o  __guest_response out of bounds      l  console log the payload
 #   r  return 7 (not a valid result)       i  loop forever (limits)
 #   m  grow by 64 pages (for --max-memory), error when refused
-GUEST = f"""(module {IMPORTS}
+GUEST = f"""(module {WAPC_IMPORTS}
   (memory (export "memory") 1)
   (data (i32.const 100) "bind")
   (data (i32.const 120) "ns")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from conftest import ENGINE_PARAMS, guest_from_wat
+from conftest import ENGINE_PARAMS, WAPC_IMPORTS, guest_from_wat
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
@@ -25,25 +25,14 @@ from wapc_cli.errors import GuestTrap, LimitExceeded
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "hostile-guests.md"
 
-IMPORTS = """
-  (import "wapc" "__guest_request" (func $guest_request (param i32 i32)))
-  (import "wapc" "__guest_response" (func $guest_response (param i32 i32)))
-  (import "wapc" "__guest_error" (func $guest_error (param i32 i32)))
-  (import "wapc" "__host_call"
-    (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wapc" "__host_response_len" (func $host_response_len (result i32)))
-  (import "wapc" "__host_response" (func $host_response (param i32)))
-  (import "wapc" "__host_error_len" (func $host_error_len (result i32)))
-  (import "wapc" "__host_error" (func $host_error (param i32)))
-  (import "wapc" "__console_log" (func $console_log (param i32 i32)))
-"""
+
 HOST_CALL = "(drop (call $host_call (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)" \
     " (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)))"
 
 
 def guest(body: str, *, memory: str = "1", extra: str = "") -> str:
     """A guest whose ``__guest_call`` runs ``body`` and returns 1."""
-    return f"""(module {IMPORTS}
+    return f"""(module {WAPC_IMPORTS}
   (memory (export "memory") {memory})
   (data (i32.const 0) "hello")
   (global $at (mut i32) (i32.const 0))
@@ -214,7 +203,7 @@ def test_misbehaviour_ends_cleanly(
 
 
 # -- the Python API rebuilds after a trap ----------------------------------------------
-MANY_WAYS = f"""(module {IMPORTS}
+MANY_WAYS = f"""(module {WAPC_IMPORTS}
   (memory (export "memory") 1)
   (data (i32.const 0) "hello")
   (global $at (mut i32) (i32.const 0))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import guest_from_wat, module_from_wat
+from conftest import WAPC_IMPORTS, guest_from_wat, module_from_wat
 
 from wapc_cli import events as ev
 from wapc_cli.engines.base import Limits
@@ -24,19 +24,6 @@ from wapc_cli.errors import (
 from wapc_cli.hostcalls import HostCallError, HostCallRequest
 from wapc_cli.protocol import HostAbort
 from wapc_cli.wasi import WasiOptions
-
-WAPC_IMPORTS = """
-  (import "wapc" "__guest_request" (func $guest_request (param i32 i32)))
-  (import "wapc" "__guest_response" (func $guest_response (param i32 i32)))
-  (import "wapc" "__guest_error" (func $guest_error (param i32 i32)))
-  (import "wapc" "__host_call"
-    (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wapc" "__host_response_len" (func $host_response_len (result i32)))
-  (import "wapc" "__host_response" (func $host_response (param i32)))
-  (import "wapc" "__host_error_len" (func $host_error_len (result i32)))
-  (import "wapc" "__host_error" (func $host_error (param i32)))
-  (import "wapc" "__console_log" (func $console_log (param i32 i32)))
-"""
 
 
 def guest_module(body: str, imports: str = "") -> str:
