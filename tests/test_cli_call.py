@@ -288,3 +288,29 @@ def test_subprocess_help_and_version() -> None:
     version = _subprocess("--version")
     assert version.returncode == 0
     assert version.stdout.startswith(b"wapc ")
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_guests" / "build" / "as_guest.wasm"
+
+
+def test_sample_guest_echoes_a_1mib_file_byte_for_byte(tmp_path: Path, engine_name: str) -> None:
+    # The acceptance check, as a user runs it: a real SDK guest, a real process.
+    data = os.urandom(1 << 20)
+    payload = tmp_path / "one-mib.bin"
+    payload.write_bytes(data)
+    proc = _subprocess("call", str(SAMPLE), "echo", "--payload", f"@{payload}", "-e", engine_name)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == data
+
+
+def test_sample_guest_outcomes_and_exit_codes(tmp_path: Path, engine_name: str) -> None:
+    failed = _subprocess("call", str(SAMPLE), "fail", "-e", engine_name)
+    assert (failed.returncode, failed.stdout) == (1, b"")
+    assert failed.stderr == b"wapc: error: requested failure\n"
+    trapped = _subprocess("call", str(SAMPLE), "trap", "-e", engine_name)
+    assert trapped.returncode == 3
+    assert trapped.stderr.startswith(b"wapc: error: guest trapped:")
+    missing = _subprocess("call", str(tmp_path / "nope.wasm"), "echo", "-e", engine_name)
+    assert missing.returncode == 2
+    expected = f"wapc: error: module '{tmp_path / 'nope.wasm'}': no such file\n"
+    assert missing.stderr == expected.encode()
