@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import abi
-from . import events as ev
 from .cache import ModuleCache, compile_module
 from .engines import CompiledModule, EngineInstance, EngineTrap, Limits, get_engine
 from .engines.base import FuncSig, HostFn
@@ -298,8 +297,10 @@ class Guest:
 
     def _trace_step(self, step: str, started: int, duration: int, outcome: str = "ok") -> None:
         if self._tracer:
+            from .events import InitStep  # only when tracing: see protocol.py
+
             t = max(0, started - self.session.t0) if started else 0
-            self._tracer(ev.InitStep(t, duration, step, outcome))
+            self._tracer(InitStep(t, duration, step, outcome))
 
     # -- calls -------------------------------------------------------------------
     def call(self, operation: str | bytes, payload: bytes = b"") -> bytes:
@@ -317,7 +318,9 @@ class Guest:
             self._note_memory_size()
         tracer = self._tracer
         if tracer:
-            tracer(ev.GuestCall(0, 0, op.decode("utf-8", "replace"), len(op), len(payload)))
+            from .events import GuestCall
+
+            tracer(GuestCall(0, 0, op.decode("utf-8", "replace"), len(op), len(payload)))
         start = time.perf_counter_ns()
         try:
             result = instance.guest_call(len(op), len(payload))
@@ -367,8 +370,10 @@ class Guest:
         session = self.session
         self.last = CallRecord(list(session.warnings), session.host_calls)
         if self._tracer:
+            from .events import Return
+
             self._tracer(
-                ev.Return(elapsed, 0, value, outcome, message, tuple(session.warnings))
+                Return(elapsed, 0, value, outcome, message, tuple(session.warnings))
             )
 
     def _outcome(self, result: int) -> bytes:

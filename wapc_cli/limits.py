@@ -9,6 +9,8 @@ from .engines.base import Limits
 from .errors import UsageError
 
 DEFAULT_TIMEOUT_S = 30.0
+#: Engines whose limits only a child process can enforce (see :mod:`wapc_cli.supervise`).
+SUPERVISED_ENGINES = frozenset({"wasmer"})
 WASM_PAGE = 65536
 _UNITS = {
     "": 1, "b": 1,
@@ -70,3 +72,18 @@ def build_limits(
         fuel=fuel,
         timeout_s=parse_timeout(timeout, default_timeout),
     )
+
+
+def needs_supervision(engine: str, limits: Limits) -> bool:
+    """Whether a run with these limits must go through a child process.
+
+    Here rather than in :mod:`wapc_cli.supervise` (which re-exports it) so that a
+    one-shot call on wasmtime can ask without importing the supervisor.
+    """
+    if limits.timeout_s is None and limits.max_memory_bytes is None:
+        return False
+    if engine == "auto":
+        from .engines import get_engine
+
+        engine = get_engine("auto").name
+    return engine in SUPERVISED_ENGINES

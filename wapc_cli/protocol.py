@@ -10,12 +10,38 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from . import events as ev
 from .engines.base import GuestMemory
 from .hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
 
 _U32 = 0xFFFFFFFF
+
+
+def _load_events() -> Any:
+    """Import the trace event classes and bind them to this module's ``ev``.
+
+    Defining them costs ~10 ms, a tenth of a one-shot call that does not trace,
+    so the core imports them only when a session traces (see ``_LazyEvents``).
+    """
+    from . import events
+
+    globals()["ev"] = events
+    return events
+
+
+class _LazyEvents:
+    """``ev`` until first used; then :func:`_load_events` puts the module in its place,
+    so a traced step pays one global lookup, as with a plain import."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_load_events(), name)
+
+
+if TYPE_CHECKING:
+    from . import events as ev
+else:
+    ev = _LazyEvents()
 
 
 class GuestFault(Exception):
@@ -37,7 +63,38 @@ class HostAbort(Exception):
 
 
 LogSink = Callable[[str, str], None]  # (message, source)
-EventSink = Callable[[ev.Event], None]
+EventSink = Callable[["ev.Event"], None]
+
+#: Decoded host-call names (binding, namespace, operation) by their bytes: a guest
+#: uses a few names over and over. Bounded: short names only, and at most
+#: _NAMES_MAX of them (the dict starts over when full).
+_NAMES: dict[bytes, str] = {}
+_NAMES_MAX = 512
+_NAME_MAX_LEN = 128
+
+
+def _decode_name(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    if len(raw) <= _NAME_MAX_LEN:
+        if len(_NAMES) >= _NAMES_MAX:
+            _NAMES.clear()
+        _NAMES[raw] = text
+    return text
+
+
+def _as_reply(answer: object) -> HostReply:
+    """A handler's return value other than plain bytes, as a HostReply."""
+    if isinstance(answer, HostReply):
+        return answer
+    if isinstance(answer, (bytes, bytearray, memoryview)):
+        return HostReply(bytes(answer))
+    if isinstance(answer, str):
+        return HostReply(answer.encode("utf-8"))
+    if answer is None:
+        return HostReply(b"")
+    return HostReply(
+        error=f"host call handler returned {type(answer).__name__}, expected bytes"
+    )
 
 
 class WapcSession:
@@ -56,10 +113,26 @@ class WapcSession:
         self.handler = handler
         self.on_log = on_log
         self.tracer = tracer
-        self.memory: GuestMemory | None = None
+        if tracer is not None:
+            _load_events()  # now, not inside the first timed step
+        self._memory: GuestMemory | None = None
+        self._view: Callable[[], memoryview] | None = None
         self.fault: BaseException | None = None
         self.begin(b"", b"")
         self.t0 = time.perf_counter_ns()
+
+    @property
+    def memory(self) -> GuestMemory | None:
+        """The guest's linear memory (None until instantiation has handed it over)."""
+        return self._memory
+
+    @memory.setter
+    def memory(self, memory: GuestMemory | None) -> None:
+        self._memory = memory
+        # An engine's memory may also lend a memoryview of all of it (wasmtime's
+        # fast path): the imports then check against its length and slice it,
+        # a call and a second bounds check fewer per access than read()/write().
+        self._view = getattr(memory, "view", None)
 
     # -- exchange state --------------------------------------------------
     def begin(self, operation: bytes, payload: bytes) -> None:
@@ -103,11 +176,26 @@ class WapcSession:
             )
         return ptr, length
 
+    def _beyond(self, what: str, ptr: int, length: int, size: int) -> GuestFault:
+        """The fault for a span beyond ``size``, worded by _span (which raises it)."""
+        self._span(what, ptr, length)
+        # Only a view shorter than memory.size() gets here: still no truncated access.
+        return self._fail(
+            f"{what}: pointer {ptr:#x} + length {length} is outside guest memory "
+            f"({size} bytes)"
+        )
+
     def _read(self, what: str, ptr: int, length: int) -> bytes:
         # Hot path: the same unsigned check as _span, inlined; _span only words the fault.
         ptr &= _U32
         length &= _U32
-        memory = self.memory
+        view = self._view
+        if view is not None:
+            mem = view()
+            if ptr + length > len(mem):
+                raise self._beyond(what, ptr, length, len(mem))
+            return mem[ptr : ptr + length].tobytes() if length else b""
+        memory = self._memory
         if memory is None or ptr + length > memory.size():
             self._span(what, ptr, length)
         assert memory is not None
@@ -115,7 +203,16 @@ class WapcSession:
 
     def _write(self, what: str, ptr: int, data: bytes) -> None:
         ptr &= _U32
-        memory = self.memory
+        view = self._view
+        if view is not None:
+            mem = view()
+            end = ptr + len(data)
+            if end > len(mem):
+                raise self._beyond(what, ptr, len(data), len(mem))
+            if data:
+                mem[ptr:end] = data
+            return
+        memory = self._memory
         if memory is None or ptr + len(data) > memory.size():
             self._span(what, ptr, len(data))
         if data:
@@ -162,22 +259,67 @@ class WapcSession:
         bind_ptr: int, bind_len: int, ns_ptr: int, ns_len: int,
         op_ptr: int, op_len: int, ptr: int, length: int,
     ) -> int:
+        # The hot import: what _read does four times, with one look at the memory.
+        # No guest code runs between the four reads, so the memory cannot grow.
         start = time.perf_counter_ns() if self.tracer else 0
-        request = HostCallRequest(
-            self._read("__host_call (binding)", bind_ptr, bind_len).decode("utf-8", "replace"),
-            self._read("__host_call (namespace)", ns_ptr, ns_len).decode("utf-8", "replace"),
-            self._read("__host_call (operation)", op_ptr, op_len).decode("utf-8", "replace"),
-            self._read("__host_call (payload)", ptr, length),
-        )
+        bind_ptr &= _U32
+        bind_len &= _U32
+        ns_ptr &= _U32
+        ns_len &= _U32
+        op_ptr &= _U32
+        op_len &= _U32
+        ptr &= _U32
+        length &= _U32
+        memory = self._memory
+        view = self._view
+        if view is not None:
+            mem = view()
+            size = len(mem)
+        else:
+            size = -1 if memory is None else memory.size()
+        if (
+            bind_ptr + bind_len > size or ns_ptr + ns_len > size
+            or op_ptr + op_len > size or ptr + length > size
+        ):
+            raise self._host_call_fault(
+                size, bind_ptr, bind_len, ns_ptr, ns_len, op_ptr, op_len, ptr, length
+            )
+        if view is not None:
+            raw_binding = mem[bind_ptr : bind_ptr + bind_len].tobytes()
+            raw_namespace = mem[ns_ptr : ns_ptr + ns_len].tobytes()
+            raw_operation = mem[op_ptr : op_ptr + op_len].tobytes()
+            payload = mem[ptr : ptr + length].tobytes()
+        else:
+            assert memory is not None
+            read = memory.read
+            raw_binding = read(bind_ptr, bind_len) if bind_len else b""
+            raw_namespace = read(ns_ptr, ns_len) if ns_len else b""
+            raw_operation = read(op_ptr, op_len) if op_len else b""
+            payload = read(ptr, length) if length else b""
+        names = _NAMES
+        binding = names.get(raw_binding)
+        if binding is None:
+            binding = _decode_name(raw_binding)
+        namespace = names.get(raw_namespace)
+        if namespace is None:
+            namespace = _decode_name(raw_namespace)
+        operation = names.get(raw_operation)
+        if operation is None:
+            operation = _decode_name(raw_operation)
+        request = HostCallRequest(binding, namespace, operation, payload)
         # Each host call replaces the previous answer, success or failure.
         self.host_calls += 1
-        reply = self._answer(request)
+        try:
+            reply = self.handler(request)
+        except Exception as exc:
+            reply = self._raised(exc)
         # Plain bytes (the usual answer) skip building a HostReply on the hot path.
         if reply.__class__ is bytes:
-            body: bytes = reply  # type: ignore[assignment]
+            body: bytes = reply
             error = source = None
         else:
-            body, error, source = reply.body, reply.error, reply.source  # type: ignore[union-attr]
+            answer = _as_reply(reply)
+            body, error, source = answer.body, answer.error, answer.source
         self.host_body = body
         self.host_fault = None if error is None else error.encode("utf-8")
         result = 1 if error is None else 0
@@ -191,29 +333,32 @@ class WapcSession:
             )
         return result
 
+    def _host_call_fault(self, size: int, *spans: int) -> GuestFault:
+        """The fault for the first of ``__host_call``'s four spans beyond ``size``."""
+        whats = ("binding", "namespace", "operation", "payload")
+        for what, ptr, length in zip(whats, spans[::2], spans[1::2], strict=True):
+            if ptr + length > size:
+                return self._beyond(f"__host_call ({what})", ptr, length, size)
+        return self._fail("__host_call: a span is outside guest memory")
+
+    def _raised(self, exc: Exception) -> HostReply:
+        """What a handler's exception answers: a failed host call, or the end of the run."""
+        if isinstance(exc, HostCallError):
+            return HostReply(exc.body, exc.message)
+        if isinstance(exc, HostAbort):
+            self.fault = exc
+            raise exc
+        # A handler's bug must not escape through the guest.
+        return HostReply(error=f"host call handler raised {type(exc).__name__}: {exc}")
+
     def _answer(self, request: HostCallRequest) -> HostReply | bytes:
+        """The handler's answer to ``request``: bytes, or a HostReply for anything else
+        (what ``host_call`` does inline; the supervisor answers a child's calls with it)."""
         try:
             answer = self.handler(request)
-        except HostCallError as exc:
-            return HostReply(exc.body, exc.message)
-        except HostAbort as exc:
-            self.fault = exc
-            raise
-        except Exception as exc:  # a handler's bug must not escape through the guest
-            return HostReply(error=f"host call handler raised {type(exc).__name__}: {exc}")
-        if answer.__class__ is bytes:
-            return answer  # type: ignore[return-value]
-        if isinstance(answer, HostReply):
-            return answer
-        if isinstance(answer, (bytes, bytearray, memoryview)):
-            return HostReply(bytes(answer))
-        if isinstance(answer, str):
-            return HostReply(answer.encode("utf-8"))
-        if answer is None:
-            return HostReply(b"")
-        return HostReply(
-            error=f"host call handler returned {type(answer).__name__}, expected bytes"
-        )
+        except Exception as exc:
+            return self._raised(exc)
+        return answer if answer.__class__ is bytes else _as_reply(answer)
 
     def host_response_len(self) -> int:
         value = len(self.host_body or b"")

@@ -39,7 +39,7 @@ from .engines.base import Limits
 from .errors import GuestError, GuestTrap, LimitExceeded, WapcError
 from .events import Event, GuestCall, Return
 from .hostcalls import HostCallHandler, HostCallRequest, HostReply, no_handler
-from .limits import format_seconds, format_size
+from .limits import SUPERVISED_ENGINES, format_seconds, format_size, needs_supervision
 from .protocol import EventSink, HostAbort, LogSink, WapcSession
 from .wasi import WasiOptions
 
@@ -65,8 +65,6 @@ __all__ = [
     "run_supervised",
 ]
 
-#: Engines whose limits only a child process can enforce.
-SUPERVISED_ENGINES = frozenset({"wasmer"})
 #: How long the child may take to start and compile before the timeout clock starts.
 STARTUP_ALLOWANCE_S = 120.0
 #: Room above --max-memory for the interpreter's own allocations (copies of payloads,
@@ -127,17 +125,6 @@ class SupervisedOutcome:
     started: bool = False
     compile_ms: float = 0.0
     bench: BenchResult | None = None
-
-
-def needs_supervision(engine: str, limits: Limits) -> bool:
-    """Whether a run with these limits must go through a child process."""
-    if limits.timeout_s is None and limits.max_memory_bytes is None:
-        return False
-    if engine == "auto":
-        from .engines import get_engine
-
-        engine = get_engine("auto").name
-    return engine in SUPERVISED_ENGINES
 
 
 def local_handler(handler: HostCallHandler) -> HostCallHandler | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ExitCode, GuestError, GuestTrap, LimitExceeded, WapcError
 from ..guest import Guest
+from ..limits import needs_supervision
 from ..payload import DecodeError, as_text, decode_response
 from ..protocol import EventSink, LogSink
 from . import console
@@ -157,8 +158,6 @@ def run_call(
     ``tracer`` gets every event, live (from the child too when the run is
     supervised); ``on_start`` the engine's name once the module has compiled.
     """
-    from ..supervise import needs_supervision
-
     outcome = CallOutcome(spec)
 
     def on_log(message: str, source: str) -> None:

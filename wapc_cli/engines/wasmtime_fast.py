@@ -90,18 +90,34 @@ class FastMemory:
     def _refresh(self) -> None:
         size = _data_size(self._ctx, self._mem)
         if size != self._size:  # the base can only move when the memory grows
-            base = int(_data_ptr(self._ctx, self._mem) or 0)
-            self._size, self._base = size, base
-            if size:
-                self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
-            else:
-                self._view = memoryview(b"")
+            self._remap(size)
         self.stale = False
+
+    def _remap(self, size: int) -> None:
+        base = int(_data_ptr(self._ctx, self._mem) or 0)
+        self._size, self._base = size, base
+        if size:
+            self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+        else:
+            self._view = memoryview(b"")
 
     def size(self) -> int:
         if self.stale:
             self._refresh()
         return self._size
+
+    def view(self) -> memoryview:
+        """All of linear memory (its length is the size), until guest code runs again.
+
+        The core bounds-checks against ``len()`` of it and slices it, which saves a
+        call and a second check per read on the hottest import (``__host_call``).
+        """
+        if self.stale:  # _refresh, inlined: this runs once per import on the hot path
+            size = _data_size(self._ctx, self._mem)
+            if size != self._size:
+                self._remap(size)
+            self.stale = False
+        return self._view
 
     def read(self, ptr: int, length: int) -> bytes:
         if self.stale:
@@ -171,7 +187,9 @@ def _i32_trampoline(
     view_type = ctypes.c_int32 * (4 * max(arity, 1))  # 16-byte slots, i32 at offset 0
     last_addr = 0
     view = view_type()
-    stride = slice(0, 4 * arity, 4)
+    # More than two arguments (``__host_call`` has eight): one struct unpack of the
+    # view is ~0.1 µs cheaper than indexing or slicing the ctypes array.
+    unpack = struct.Struct("<" + "i12x" * arity).unpack_from
 
     def callback(env: int | None, caller: int | None, args: int, nargs: int) -> int:
         nonlocal last_addr, view
@@ -189,7 +207,7 @@ def _i32_trampoline(
             elif arity == 0:
                 value = fn()
             else:
-                value = fn(*view[stride])
+                value = fn(*unpack(view))
             if has_result:
                 view[0] = value  # type: ignore[assignment]  # None fails here, as it should
             return 0
