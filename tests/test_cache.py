@@ -177,3 +177,17 @@ def test_cli_call_uses_the_cache_and_no_cache_skips_it(tmp_path: Path) -> None:
         assert on.returncode == 0, on.stderr
         assert json.loads(on.stdout)["response"] == "hi"
     assert len(list(cache_dir.glob("*.bin"))) == 1
+
+
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache", "  "])
+def test_default_dir_follows_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: str | None) -> None:
+    from platformdirs import user_cache_dir
+
+    from wapc_cli.cache import default_dir
+
+    monkeypatch.delenv("WAPC_CACHE_DIR", raising=False)
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert default_dir() == Path(user_cache_dir("wapc", appauthor=False)) / "modules"
