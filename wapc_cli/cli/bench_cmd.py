@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -148,11 +150,22 @@ def _measure(spec: RunSpec, count: int | None, duration: float | None, warmup: i
     if not (show and console.color_stderr()):
         return run_bench(module, guest, spec.operation, spec.payload, count=count,
                          duration=duration, warmup=warmup, compare_bare=bare)
+    label = f"[bold]{module.engine_name}[/] {spec.operation}"
+    with _progress_bar(label, count, duration) as report:
+        return run_bench(module, guest, spec.operation, spec.payload, count=count,
+                         duration=duration, warmup=warmup, compare_bare=bare, progress=report)
+
+
+@contextmanager
+def _progress_bar(
+    label: str, count: int | None, duration: float | None
+) -> Iterator[Callable[[int, int | None], None]]:
+    """A Rich progress bar on stderr; yields the callback that advances it."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn(f"[bold]{module.engine_name}[/] {spec.operation}"),
+        TextColumn(label),
         BarColumn(),
         TextColumn("{task.completed:,} calls"),
         TimeElapsedColumn(),
@@ -164,8 +177,7 @@ def _measure(spec: RunSpec, count: int | None, duration: float | None, warmup: i
         def report(done: int, total: int | None) -> None:
             progress.update(task, completed=done)
 
-        return run_bench(module, guest, spec.operation, spec.payload, count=count,
-                         duration=duration, warmup=warmup, compare_bare=bare, progress=report)
+        yield report
 
 
 def _measure_supervised(spec: RunSpec, count: int | None, duration: float | None, warmup: int,
@@ -190,22 +202,8 @@ def _measure_supervised(spec: RunSpec, count: int | None, duration: float | None
     if not (show and console.color_stderr()):
         outcome = run_supervised(wasm, **kwargs)
     else:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            TextColumn(f"[bold]{spec.engine}[/] {spec.operation} (supervised)"),
-            BarColumn(),
-            TextColumn("{task.completed:,} calls"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("bench", total=count if duration is None else None)
-
-            def report(done: int, total: int | None) -> None:
-                progress.update(task, completed=done)
-
+        label = f"[bold]{spec.engine}[/] {spec.operation} (supervised)"
+        with _progress_bar(label, count, duration) as report:
             outcome = run_supervised(wasm, progress=report, **kwargs)
     if outcome.error is not None:
         raise outcome.error
