@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .wasmbytes import encode_uleb, read_uleb, sections
+
 PAGE = 65536
 _MEMORY_SECTION = 5
-_HEADER = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,59 +27,26 @@ class MemoryLimits:
     flags: int
 
 
-def _leb_u(data: bytes, pos: int, max_bytes: int = 10) -> tuple[int, int]:
-    result = shift = 0
-    for index in range(max_bytes):
-        if pos + index >= len(data):
-            raise ValueError("truncated LEB128")
-        byte = data[pos + index]
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos + index + 1
-    raise ValueError("LEB128 too long")
-
-
-def _encode_u(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _memory_section(wasm: bytes) -> tuple[int, int, int] | None:
     """(section start, payload start, payload end) of the memory section, if any."""
-    pos = _HEADER
-    while pos < len(wasm):
-        start = pos
-        section_id = wasm[pos]
-        size, body = _leb_u(wasm, pos + 1, 5)
-        end = body + size
-        if end > len(wasm):
-            raise ValueError("section runs past the end")
+    for section_id, start, body, end in sections(wasm):
         if section_id == _MEMORY_SECTION:
             return start, body, end
-        pos = end
     return None
 
 
 def _parse_memories(wasm: bytes, body: int, end: int) -> list[tuple[MemoryLimits, int, int]]:
-    count, pos = _leb_u(wasm, body, 5)
+    count, pos = read_uleb(wasm, body)
     memories = []
     for _ in range(count):
         if pos >= end:
             raise ValueError("memory section truncated")
         item = pos
         flags = wasm[pos]
-        minimum, pos = _leb_u(wasm, pos + 1)
+        minimum, pos = read_uleb(wasm, pos + 1, 10)
         maximum = None
         if flags & 1:
-            maximum, pos = _leb_u(wasm, pos)
+            maximum, pos = read_uleb(wasm, pos, 10)
         memories.append((MemoryLimits(minimum, maximum, flags), item, pos))
     return memories
 
@@ -105,7 +73,7 @@ def cap_memories(wasm: bytes, max_bytes: int) -> bytes:
         memories = _parse_memories(wasm, body, end)
     except (ValueError, IndexError):
         return wasm
-    count_end = _leb_u(wasm, body, 5)[1]
+    count_end = read_uleb(wasm, body)[1]
     items = [wasm[body:count_end]]
     cursor = count_end
     for limits, item_start, item_end in memories:
@@ -114,9 +82,9 @@ def cap_memories(wasm: bytes, max_bytes: int) -> bytes:
             items.append(wasm[item_start:item_end])
         else:
             maximum = cap if limits.max_pages is None else min(limits.max_pages, cap)
-            items.append(b"\x01" + _encode_u(limits.min_pages) + _encode_u(maximum))
+            items.append(b"\x01" + encode_uleb(limits.min_pages) + encode_uleb(maximum))
         cursor = item_end
     items.append(wasm[cursor:end])
     payload = b"".join(items)
-    section = bytes([_MEMORY_SECTION]) + _encode_u(len(payload)) + payload
+    section = bytes([_MEMORY_SECTION]) + encode_uleb(len(payload)) + payload
     return wasm[:start] + section + wasm[end:]
