@@ -17,7 +17,32 @@ from typing import Any
 # are by field, as a dataclass's would be.
 
 
-class HostCallRequest:
+class _Record:
+    """Equality, hashing, repr and pickling by the fields in ``__match_args__``."""
+
+    __slots__ = ()
+    __match_args__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._fields())
+
+
+class HostCallRequest(_Record):
     """One ``__host_call`` as the guest made it."""
 
     __slots__ = ("binding", "namespace", "operation", "payload")
@@ -33,26 +58,8 @@ class HostCallRequest:
     def key(self) -> str:
         return f"{self.binding}:{self.namespace}:{self.operation}"
 
-    def _fields(self) -> tuple[str, str, str, bytes]:
-        return (self.binding, self.namespace, self.operation, self.payload)
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return (f"HostCallRequest(binding={self.binding!r}, namespace={self.namespace!r}, "
-                f"operation={self.operation!r}, payload={self.payload!r})")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (HostCallRequest, self._fields())
-
-
-class HostReply:
+class HostReply(_Record):
     """A handler's full answer: a body, and an error text when the host call failed."""
 
     __slots__ = ("body", "error", "source")
@@ -68,23 +75,6 @@ class HostReply:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-    def _fields(self) -> tuple[bytes, str | None, str | None]:
-        return (self.body, self.error, self.source)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return f"HostReply(body={self.body!r}, error={self.error!r}, source={self.source!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (HostReply, self._fields())
 
 
 class HostCallError(Exception):
