@@ -146,7 +146,8 @@ class FakeModule:
     ``on_call`` is the script every ``__guest_call`` runs, or ``per_call`` one
     script per call in order (shared across rebuilt instances). ``init`` maps
     init export names (``_start``, ``wapc_init``...) to scripts; ``start`` is the
-    start section, run while instantiating.
+    start section, run while instantiating. ``new_memory`` builds each instance's
+    memory from ``memory_size`` (e.g. a memory that also lends a view).
     """
 
     on_call: Script = ()
@@ -154,6 +155,7 @@ class FakeModule:
     init: Mapping[str, Script] = field(default_factory=dict)
     start: Script | None = None
     memory_size: int = PAGE
+    new_memory: Callable[[int], BytearrayMemory] = BytearrayMemory
     imports: Sequence[ImportDecl] = field(default_factory=lambda: list(_ALL_IMPORTS))
     engine_name: str = "fake"
     # Counters the tests read: how often each thing ran, across instances.
@@ -195,7 +197,7 @@ class FakeInstance:
         declared = {(d.module, d.name) for d in module.imports}
         # Like a real linker: only declared imports are bound.
         self.functions = {k: v for k, v in host_functions.items() if k in declared}
-        self.memory = BytearrayMemory(module.memory_size)
+        self.memory = module.new_memory(module.memory_size)
         self.variables: dict[str, int] = {}
 
     def has_func(self, name: str) -> bool:

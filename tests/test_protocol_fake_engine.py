@@ -131,7 +131,7 @@ def test_no_response_or_error_leaks_into_the_next_call() -> None:
         guest.call("b")
     with pytest.raises(GuestError, match="without setting an error"):
         guest.call("c")
-    assert guest.last.warnings == []
+    assert guest.last.warnings == ()
 
 
 def test_no_host_answer_leaks_into_the_next_call() -> None:

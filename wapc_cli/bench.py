@@ -2,7 +2,7 @@
 
 No printing here: :func:`run_bench` returns a :class:`BenchResult` and reports
 progress through an optional callback. Two loops can be measured on the same
-instance: the public API (``Guest.call``) and a *bare* host loop (protocol
+instance: the public API (``Guest.try_call``) and a *bare* host loop (protocol
 session + engine hot path, nothing else), so the API's own cost shows as a
 percentage.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -147,20 +148,26 @@ def _api_loop(
     guest: Guest, op: bytes, payload: bytes, count: int | None, duration: float | None,
     progress: Progress | None, watch: CallWatch | None = None,
 ) -> tuple[list[int], float, int, int]:
-    """Guest.call in a loop; returns latencies, elapsed, errors and host calls."""
+    """Guest.try_call in a loop; returns latencies, elapsed, errors and host calls.
+
+    ``try_call`` is ``call`` returning guest errors instead of raising them (the
+    same hot path): a failing operation is measured without the cost of Python
+    exceptions, as a loop expecting failures would run it.
+    """
     limit, end = _deadline(count, duration)
     latencies: list[int] = []
     append = latencies.append
     clock = time.perf_counter_ns
-    call = _watched(guest.call, watch)
+    call = _watched(guest.try_call, watch)
     session = guest.session
     errors = host_calls = done = 0
     started = time.perf_counter()
     while done < limit:
         t0 = clock()
         try:
-            call(op, payload)
-        except (GuestError, GuestTrap):
+            if call(op, payload).__class__ is GuestError:
+                errors += 1
+        except GuestTrap:
             errors += 1
         append(clock() - t0)
         host_calls += session.host_calls
@@ -179,14 +186,14 @@ def _bare_loop(
     guest: Guest, op: bytes, payload: bytes, count: int | None, duration: float | None,
     watch: CallWatch | None = None,
 ) -> tuple[list[int], float]:
-    """The least a correct host does per exchange: reset state, call, check the result."""
+    """The least a correct host does per exchange: reset state, call with the lengths
+    of this call's operation and payload, check the result, read the error text."""
     instance = guest._instance
     if instance is None:
         raise WapcError("the guest is not instantiated (an earlier call trapped)")
     session = guest.session
     begin = session.begin
     guest_call = _watched(instance.guest_call, watch)
-    op_len, msg_len = len(op), len(payload)
     limit, end = _deadline(count, duration)
     latencies: list[int] = []
     append = latencies.append
@@ -196,13 +203,56 @@ def _bare_loop(
     while done < limit:
         t0 = clock()
         begin(op, payload)
-        if guest_call(op_len, msg_len) != 1 or session.response is None:
-            _ = session.error  # an error outcome is still a finished exchange
+        if guest_call(len(op), len(payload)) != 1 or session.response is None:
+            error = session.error  # an error outcome is still a finished exchange
+            if error is not None:
+                error.decode("utf-8", "replace")
         append(clock() - t0)
         done += 1
         if not done % _PROGRESS_EVERY and time.perf_counter() >= end:
             break
     return latencies, time.perf_counter() - started
+
+
+#: Rounds of the paired API/bare comparison (each loop runs calls/_PAIRED_ROUNDS per round).
+_PAIRED_ROUNDS = 10
+
+
+def _paired_bare(
+    guest: Guest, op: bytes, payload: bytes, calls: int, watch: CallWatch | None
+) -> tuple[LoopStats, float | None]:
+    """The bare loop's figures (``calls`` calls), and the API's cost over it in percent.
+
+    The two loops take turns, in rounds, swapping which goes first: a machine
+    that speeds up or slows down during the measurement then moves both alike.
+    The cost is the median of the rounds' ratios of mean latency.
+    """
+    rounds = max(1, min(_PAIRED_ROUNDS, calls))
+    bare_all: list[int] = []
+    bare_elapsed = 0.0
+    ratios: list[float] = []
+    with _quiet_gc():
+        for index in range(rounds):
+            per_round = calls // rounds + (1 if index < calls % rounds else 0)
+            if guest._instance is None:  # a trap in the API loop: no bare loop to compare
+                break
+            runs: dict[str, tuple[list[int], float]] = {}
+            for which in (("api", "bare") if index % 2 == 0 else ("bare", "api")):
+                if which == "api":
+                    lat, elapsed, _, _ = _api_loop(guest, op, payload, per_round, None, None, watch)
+                else:
+                    lat, elapsed = _bare_loop(guest, op, payload, per_round, None, watch)
+                runs[which] = (lat, elapsed)
+            bare_lat, elapsed = runs["bare"]
+            bare_all += bare_lat
+            bare_elapsed += elapsed
+            if bare_lat and sum(bare_lat):
+                ratios.append(sum(runs["api"][0]) / len(runs["api"][0])
+                              / (sum(bare_lat) / len(bare_lat)))
+        if watch is not None:
+            watch.idle()
+    overhead = (statistics.median(ratios) - 1.0) * 100.0 if ratios else None
+    return _stats(bare_all, bare_elapsed), overhead
 
 
 def hot_path_name(guest: Guest) -> str:
@@ -243,9 +293,10 @@ def run_bench(
         response = call(op, payload)
     except (GuestError, GuestTrap) as exc:
         notes.append(f"first call failed: {exc}")
+    warm = guest.try_call
     for _ in range(max(0, warmup - 1)):
-        with contextlib.suppress(GuestError, GuestTrap):
-            call(op, payload)
+        with contextlib.suppress(GuestTrap):
+            warm(op, payload)
     if watch is not None:
         watch.idle()
     with _quiet_gc():
@@ -258,13 +309,7 @@ def run_bench(
     bare = None
     overhead = None
     if compare_bare and guest._instance is not None:
-        with _quiet_gc():
-            bare_lat, bare_elapsed = _bare_loop(guest, op, payload, api.calls, None, watch)
-            if watch is not None:
-                watch.idle()
-        bare = _stats(bare_lat, bare_elapsed)
-        if bare.mean_us > 0:
-            overhead = (api.mean_us / bare.mean_us - 1.0) * 100.0
+        bare, overhead = _paired_bare(guest, op, payload, api.calls, watch)
     return BenchResult(
         engine=module.engine_name,
         engine_version=get_engine(module.engine_name).version,

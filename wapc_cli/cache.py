@@ -24,9 +24,8 @@ import os
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .engines.base import CompiledModule, Engine, Limits
 
@@ -98,8 +97,7 @@ def enabled_by_env() -> bool:
     return os.environ.get(ENV_DISABLE, "").strip().lower() in ("", "0", "false", "no")
 
 
-@dataclass(frozen=True)
-class CacheKey:
+class CacheKey(NamedTuple):
     module_sha256: str
     engine: str
     engine_version: str
@@ -187,8 +185,7 @@ def _verified(data: bytes, key: CacheKey) -> bytes | None:
     return artifact
 
 
-@dataclass
-class CompileResult:
+class CompileResult(NamedTuple):
     compiled: CompiledModule
     cache_hit: bool = False
     #: Why the cache was not used or not written, for ``bench`` and debugging.

@@ -10,38 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .engines.base import GuestMemory
 from .hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
 
-_U32 = 0xFFFFFFFF
-
-
-def _load_events() -> Any:
-    """Import the trace event classes and bind them to this module's ``ev``.
-
-    Defining them costs ~10 ms, a tenth of a one-shot call that does not trace,
-    so the core imports them only when a session traces (see ``_LazyEvents``).
-    """
-    from . import events
-
-    globals()["ev"] = events
-    return events
-
-
-class _LazyEvents:
-    """``ev`` until first used; then :func:`_load_events` puts the module in its place,
-    so a traced step pays one global lookup, as with a plain import."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_load_events(), name)
-
-
 if TYPE_CHECKING:
-    from . import events as ev
-else:
-    ev = _LazyEvents()
+    from .events import Event
+
+_U32 = 0xFFFFFFFF
 
 
 class GuestFault(Exception):
@@ -63,7 +40,7 @@ class HostAbort(Exception):
 
 
 LogSink = Callable[[str, str], None]  # (message, source)
-EventSink = Callable[["ev.Event"], None]
+EventSink = Callable[["Event"], None]
 
 #: Decoded host-call names (binding, namespace, operation) by their bytes: a guest
 #: uses a few names over and over. Bounded: short names only, and at most
@@ -113,10 +90,9 @@ class WapcSession:
         self.handler = handler
         self.on_log = on_log
         self.tracer = tracer
-        if tracer is not None:
-            _load_events()  # now, not inside the first timed step
         self._memory: GuestMemory | None = None
-        self._view: Callable[[], memoryview] | None = None
+        self._view_of: Callable[[], memoryview] | None = None
+        self._mem: memoryview | None = None
         self.fault: BaseException | None = None
         self.begin(b"", b"")
         self.t0 = time.perf_counter_ns()
@@ -129,10 +105,21 @@ class WapcSession:
     @memory.setter
     def memory(self, memory: GuestMemory | None) -> None:
         self._memory = memory
-        # An engine's memory may also lend a memoryview of all of it (wasmtime's
-        # fast path): the imports then check against its length and slice it,
-        # a call and a second bounds check fewer per access than read()/write().
-        self._view = getattr(memory, "view", None)
+        # An engine's memory may also lend a memoryview of all of it (a ViewMemory:
+        # wasmtime's fast path). The imports then check against the view's length
+        # and slice it: no call into the engine per access. The view only goes
+        # stale by being too short (the guest grew memory), so only an access
+        # beyond it asks for a new one (_grown).
+        self._view_of = getattr(memory, "view", None)
+        self._mem = self._view_of() if self._view_of is not None else None
+
+    def _grown(self, what: str, ptr: int, length: int) -> memoryview:
+        """A fresh view for an access beyond the cached one; a fault if still beyond."""
+        assert self._view_of is not None
+        mem = self._mem = self._view_of()
+        if ptr + length > len(mem):
+            raise self._beyond(what, ptr, length, len(mem))
+        return mem
 
     # -- exchange state --------------------------------------------------
     def begin(self, operation: bytes, payload: bytes) -> None:
@@ -143,7 +130,7 @@ class WapcSession:
         self.host_body: bytes | None = None  # None: no host call made yet
         self.host_fault: bytes | None = None  # the host error text, UTF-8
         self.host_calls = 0
-        self.warnings: list[str] = []
+        self.warnings: tuple[str, ...] = ()  # a tuple: no allocation per exchange
         self.fault = None
         if self.tracer is not None:  # timestamps exist only for trace events
             self.t0 = time.perf_counter_ns()
@@ -189,12 +176,11 @@ class WapcSession:
         # Hot path: the same unsigned check as _span, inlined; _span only words the fault.
         ptr &= _U32
         length &= _U32
-        view = self._view
-        if view is not None:
-            mem = view()
+        mem = self._mem
+        if mem is not None:
             if ptr + length > len(mem):
-                raise self._beyond(what, ptr, length, len(mem))
-            return mem[ptr : ptr + length].tobytes() if length else b""
+                mem = self._grown(what, ptr, length)
+            return mem[ptr : ptr + length].tobytes()
         memory = self._memory
         if memory is None or ptr + length > memory.size():
             self._span(what, ptr, length)
@@ -203,14 +189,12 @@ class WapcSession:
 
     def _write(self, what: str, ptr: int, data: bytes) -> None:
         ptr &= _U32
-        view = self._view
-        if view is not None:
-            mem = view()
+        mem = self._mem
+        if mem is not None:
             end = ptr + len(data)
             if end > len(mem):
-                raise self._beyond(what, ptr, len(data), len(mem))
-            if data:
-                mem[ptr:end] = data
+                mem = self._grown(what, ptr, len(data))
+            mem[ptr:end] = data
             return
         memory = self._memory
         if memory is None or ptr + len(data) > memory.size():
@@ -220,82 +204,57 @@ class WapcSession:
             memory.write(ptr, data)
 
     # -- the nine imports ----------------------------------------------------
+    # With tracing off these are what the engine calls, so they carry no tracing
+    # code (wapc_cli.traced wraps them when a session traces). The hot ones test
+    # the common case inline: arguments that need no unsigned reading (the fast
+    # wasmtime path hands them over unsigned; a negative one means >= 2**31) and
+    # spans inside the cached view. Anything else takes _read/_write, which
+    # normalise, refresh the view and word the fault.
     def guest_request(self, op_ptr: int, ptr: int) -> None:
-        start = time.perf_counter_ns() if self.tracer else 0
-        self._write("__guest_request (operation)", op_ptr, self.operation)
-        self._write("__guest_request (payload)", ptr, self.payload)
-        if self.tracer:
-            self.tracer(
-                ev.GuestRequest(
-                    start - self.t0, time.perf_counter_ns() - start, op_ptr & _U32,
-                    ptr & _U32, len(self.operation), len(self.payload),
-                )
-            )
+        operation, payload = self.operation, self.payload
+        mem = self._mem
+        if (
+            mem is None or (op_ptr | ptr) < 0
+            or op_ptr + len(operation) > len(mem) or ptr + len(payload) > len(mem)
+        ):
+            self._write("__guest_request (operation)", op_ptr, operation)
+            self._write("__guest_request (payload)", ptr, payload)
+            return
+        mem[op_ptr : op_ptr + len(operation)] = operation
+        mem[ptr : ptr + len(payload)] = payload
 
     def guest_response(self, ptr: int, length: int) -> None:
-        start = time.perf_counter_ns() if self.tracer else 0
-        self.response = self._read("__guest_response", ptr, length)
-        if self.tracer:
-            self.tracer(
-                ev.GuestResponse(
-                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
-                    length & _U32, self.response,
-                )
-            )
+        mem = self._mem
+        if mem is None or (ptr | length) < 0 or ptr + length > len(mem):
+            self.response = self._read("__guest_response", ptr, length)
+        else:
+            self.response = mem[ptr : ptr + length].tobytes()
 
     def guest_error(self, ptr: int, length: int) -> None:
-        start = time.perf_counter_ns() if self.tracer else 0
         self.error = self._read("__guest_error", ptr, length)
-        if self.tracer:
-            self.tracer(
-                ev.GuestErrorSet(
-                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
-                    length & _U32, self.error.decode("utf-8", "replace"),
-                )
-            )
 
     def host_call(
         self,
         bind_ptr: int, bind_len: int, ns_ptr: int, ns_len: int,
         op_ptr: int, op_len: int, ptr: int, length: int,
     ) -> int:
-        # The hot import: what _read does four times, with one look at the memory.
-        # No guest code runs between the four reads, so the memory cannot grow.
-        start = time.perf_counter_ns() if self.tracer else 0
-        bind_ptr &= _U32
-        bind_len &= _U32
-        ns_ptr &= _U32
-        ns_len &= _U32
-        op_ptr &= _U32
-        op_len &= _U32
-        ptr &= _U32
-        length &= _U32
-        memory = self._memory
-        view = self._view
-        if view is not None:
-            mem = view()
-            size = len(mem)
-        else:
-            size = -1 if memory is None else memory.size()
+        # The hot import: what _read does four times, with one bounds check of the
+        # four spans. No guest code runs between the reads: memory cannot grow.
+        mem = self._mem
         if (
-            bind_ptr + bind_len > size or ns_ptr + ns_len > size
-            or op_ptr + op_len > size or ptr + length > size
+            mem is not None
+            and (bind_ptr | bind_len | ns_ptr | ns_len | op_ptr | op_len | ptr | length) >= 0
+            and bind_ptr + bind_len <= len(mem) and ns_ptr + ns_len <= len(mem)
+            and op_ptr + op_len <= len(mem) and ptr + length <= len(mem)
         ):
-            raise self._host_call_fault(
-                size, bind_ptr, bind_len, ns_ptr, ns_len, op_ptr, op_len, ptr, length
-            )
-        if view is not None:
             raw_binding = mem[bind_ptr : bind_ptr + bind_len].tobytes()
             raw_namespace = mem[ns_ptr : ns_ptr + ns_len].tobytes()
             raw_operation = mem[op_ptr : op_ptr + op_len].tobytes()
             payload = mem[ptr : ptr + length].tobytes()
         else:
-            assert memory is not None
-            read = memory.read
-            raw_binding = read(bind_ptr, bind_len) if bind_len else b""
-            raw_namespace = read(ns_ptr, ns_len) if ns_len else b""
-            raw_operation = read(op_ptr, op_len) if op_len else b""
-            payload = read(ptr, length) if length else b""
+            raw_binding, raw_namespace, raw_operation, payload = self._host_call_spans(
+                bind_ptr, bind_len, ns_ptr, ns_len, op_ptr, op_len, ptr, length
+            )
         names = _NAMES
         binding = names.get(raw_binding)
         if binding is None:
@@ -306,40 +265,47 @@ class WapcSession:
         operation = names.get(raw_operation)
         if operation is None:
             operation = _decode_name(raw_operation)
-        request = HostCallRequest(binding, namespace, operation, payload)
         # Each host call replaces the previous answer, success or failure.
         self.host_calls += 1
         try:
-            reply = self.handler(request)
+            reply = self.handler(HostCallRequest(binding, namespace, operation, payload))
         except Exception as exc:
             reply = self._raised(exc)
         # Plain bytes (the usual answer) skip building a HostReply on the hot path.
         if reply.__class__ is bytes:
-            body: bytes = reply
-            error = source = None
-        else:
-            answer = _as_reply(reply)
-            body, error, source = answer.body, answer.error, answer.source
-        self.host_body = body
-        self.host_fault = None if error is None else error.encode("utf-8")
-        result = 1 if error is None else 0
-        if self.tracer:
-            self.tracer(
-                ev.HostCall(
-                    start - self.t0, time.perf_counter_ns() - start, request.binding,
-                    request.namespace, request.operation, request.payload, result,
-                    body, error, source,
-                )
-            )
-        return result
+            self.host_body = reply
+            self.host_fault = None
+            return 1
+        answer = _as_reply(reply)
+        self.host_body = answer.body
+        if answer.error is None:
+            self.host_fault = None
+            return 1
+        self.host_fault = answer.error.encode("utf-8", "replace")
+        return 0
 
-    def _host_call_fault(self, size: int, *spans: int) -> GuestFault:
-        """The fault for the first of ``__host_call``'s four spans beyond ``size``."""
+    def _host_call_spans(self, *spans: int) -> tuple[bytes, bytes, bytes, bytes]:
+        """``__host_call``'s four spans the careful way: unsigned, against a fresh
+        view or the memory's own size; the fault for the first span outside memory."""
+        spans = tuple(value & _U32 for value in spans)
+        mem = self._mem
+        if mem is not None:  # the guest may have grown memory since the view was taken
+            mem = self._mem = self._view_of()  # type: ignore[misc]
+            size = len(mem)
+        else:
+            size = -1 if self._memory is None else self._memory.size()
+        pairs = list(zip(spans[::2], spans[1::2], strict=True))
         whats = ("binding", "namespace", "operation", "payload")
-        for what, ptr, length in zip(whats, spans[::2], spans[1::2], strict=True):
+        for what, (ptr, length) in zip(whats, pairs, strict=True):
             if ptr + length > size:
-                return self._beyond(f"__host_call ({what})", ptr, length, size)
-        return self._fail("__host_call: a span is outside guest memory")
+                raise self._beyond(f"__host_call ({what})", ptr, length, size)
+        if mem is not None:
+            a, b, c, d = (mem[ptr : ptr + length].tobytes() for ptr, length in pairs)
+        else:
+            assert self._memory is not None
+            read = self._memory.read
+            a, b, c, d = (read(ptr, length) if length else b"" for ptr, length in pairs)
+        return a, b, c, d
 
     def _raised(self, exc: Exception) -> HostReply:
         """What a handler's exception answers: a failed host call, or the end of the run."""
@@ -361,42 +327,26 @@ class WapcSession:
         return answer if answer.__class__ is bytes else _as_reply(answer)
 
     def host_response_len(self) -> int:
-        value = len(self.host_body or b"")
-        if self.tracer:
-            self.tracer(ev.HostResponseLen(self._now(), 0, value))
-        return value
+        body = self.host_body
+        return 0 if body is None else len(body)
 
     def host_response(self, ptr: int) -> None:
-        start = time.perf_counter_ns() if self.tracer else 0
-        if self.host_body is None:
-            raise self._fail("__host_response called with no pending host response")
-        self._write("__host_response", ptr, self.host_body)
-        if self.tracer:
-            self.tracer(
-                ev.HostResponse(
-                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
-                    len(self.host_body),
-                )
-            )
+        body = self.host_body
+        mem = self._mem
+        if body is None or mem is None or ptr < 0 or ptr + len(body) > len(mem):
+            if body is None:
+                raise self._fail("__host_response called with no pending host response")
+            self._write("__host_response", ptr, body)
+        else:
+            mem[ptr : ptr + len(body)] = body
 
     def host_error_len(self) -> int:
-        value = len(self.host_fault or b"")  # UTF-8 bytes, not characters
-        if self.tracer:
-            self.tracer(ev.HostErrorLen(self._now(), 0, value))
-        return value
+        return len(self.host_fault or b"")  # UTF-8 bytes, not characters
 
     def host_error(self, ptr: int) -> None:
-        start = time.perf_counter_ns() if self.tracer else 0
         if self.host_fault is None:
             raise self._fail("__host_error called with no pending host error")
         self._write("__host_error", ptr, self.host_fault)
-        if self.tracer:
-            self.tracer(
-                ev.HostError(
-                    start - self.t0, time.perf_counter_ns() - start, ptr & _U32,
-                    len(self.host_fault),
-                )
-            )
 
     def console_log(self, ptr: int, length: int) -> None:
         self.log(self._read("__console_log", ptr, length).decode("utf-8", "replace"), "wapc")
@@ -405,10 +355,13 @@ class WapcSession:
         self.log(self._read("env.__console_log", ptr, length).decode("utf-8", "replace"), "env")
 
     def log(self, message: str, source: str) -> None:
+        """A line the guest logged (``__console_log``, WASI stdout/stderr)."""
         if self.on_log:
             self.on_log(message, source)
         if self.tracer:
-            self.tracer(ev.ConsoleLog(self._now(), 0, message, source))
+            from .events import ConsoleLog  # loaded when tracing only: see traced.py
+
+            self.tracer(ConsoleLog(self._now(), 0, message, source))
 
     def env_abort(self, msg_ptr: int, file_ptr: int, line: int, column: int) -> None:
         """AssemblyScript's ``abort(message, file, line, column)``: always a trap."""
@@ -430,8 +383,9 @@ class WapcSession:
             return None
 
     def imports(self) -> dict[tuple[str, str], Callable[..., int | None]]:
-        """The host functions this session provides, keyed by (module, name)."""
-        return {
+        """The host functions this session provides, keyed by (module, name);
+        each wrapped to report its step when the session traces."""
+        plain: dict[tuple[str, str], Callable[..., int | None]] = {
             ("wapc", "__guest_request"): self.guest_request,
             ("wapc", "__guest_response"): self.guest_response,
             ("wapc", "__guest_error"): self.guest_error,
@@ -444,3 +398,8 @@ class WapcSession:
             ("env", "__console_log"): self.env_console_log,
             ("env", "abort"): self.env_abort,
         }
+        if self.tracer is None:
+            return plain
+        from .traced import traced_imports
+
+        return traced_imports(self, self.tracer, plain)

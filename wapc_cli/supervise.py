@@ -31,7 +31,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -178,7 +178,7 @@ def run_supervised(
     limits = limits or Limits()
     handler = host_call or no_handler
     job = Job(
-        wasm=wasm, name=name, engine=engine, limits=replace(limits, timeout_s=None),
+        wasm=wasm, name=name, engine=engine, limits=limits._replace(timeout_s=None),
         wasi=wasi or WasiOptions(), operation=operation, payload=payload,
         trace=tracer is not None, logs=on_log is not None, mode=mode,
         handler=handler if local_host_calls else None,
@@ -515,7 +515,7 @@ def _child(fd: int, beat_fd: int | None = None) -> None:
         )
         conn.send(("calling",))
         if job.mode == "call":
-            result["response"] = guest.call(job.operation, job.payload)
+            result["response"] = guest.call_timed(job.operation, job.payload)
         elif job.mode == "bench":
             result["bench"] = _bench(conn, job, module, guest, _Beats(beat_fd))
     except WapcError as exc:

@@ -14,7 +14,7 @@ import os
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .engines.base import FuncSig
 from .protocol import WapcSession
@@ -38,12 +38,13 @@ class ProcExit(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
-class WasiOptions:
+class WasiOptions(NamedTuple):
     """What of the host a WASI guest may see. Empty by default: nothing."""
 
     args: Sequence[str] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    # One empty dict shared by every default: typed (and only ever used) as a
+    # read-only Mapping. (A MappingProxyType would not pickle to a supervised child.)
+    env: Mapping[str, str] = {}
     program_name: str = "guest.wasm"
     #: Read-only directory grants: (host path, path the guest sees).
     dirs: Sequence[tuple[str, str]] = ()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,13 +52,19 @@ _FILESTAT = struct.Struct("<QQB7xQQQQQ")
 _DIRENT = struct.Struct("<QQIB3x")
 
 
-@dataclass
 class _Handle:
-    host: str  # resolved host path
-    root: str  # resolved host path of the grant it lies in
-    is_dir: bool
-    preopen: bytes | None = None  # the name the guest sees, for a preopened directory
-    offset: int = 0
+    """An open file or directory of the guest's (mutable: the file offset moves)."""
+
+    __slots__ = ("host", "is_dir", "offset", "preopen", "root")
+
+    def __init__(
+        self, host: str, root: str, is_dir: bool, preopen: bytes | None = None, offset: int = 0
+    ) -> None:
+        self.host = host  # resolved host path
+        self.root = root  # resolved host path of the grant it lies in
+        self.is_dir = is_dir
+        self.preopen = preopen  # the name the guest sees, for a preopened directory
+        self.offset = offset
 
 
 def _filetype(mode: int) -> int:

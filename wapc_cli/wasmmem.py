@@ -12,7 +12,7 @@ as they are, for the engine's validator to reject with its own reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .wasmbytes import encode_uleb, read_uleb, sections
 
@@ -20,8 +20,7 @@ PAGE = 65536
 _MEMORY_SECTION = 5
 
 
-@dataclass(frozen=True, slots=True)
-class MemoryLimits:
+class MemoryLimits(NamedTuple):
     min_pages: int
     max_pages: int | None
     flags: int

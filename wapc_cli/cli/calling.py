@@ -174,12 +174,12 @@ def run_call(
             on_start(module.engine_name)
         try:
             guest = outcome.guest = spec.instantiate(module, on_log, tracer)
-            outcome.response = guest.call(spec.operation, spec.payload)
-            outcome.warnings = guest.last.warnings
+            outcome.response = guest.call_timed(spec.operation, spec.payload)
+            outcome.warnings = list(guest.last.warnings)
         except (GuestError, GuestTrap) as exc:
             outcome.error = exc
             if outcome.guest is not None:
-                outcome.warnings = outcome.guest.last.warnings
+                outcome.warnings = list(outcome.guest.last.warnings)
         except WapcError as exc:
             outcome.error = exc
     if outcome.error is None or outcome.error.exit_code != ExitCode.USAGE:

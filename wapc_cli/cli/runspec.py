@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cache import ModuleCache, enabled_by_env
@@ -17,27 +16,65 @@ from ..payload import resolve_payload
 from ..protocol import EventSink, LogSink
 from ..wasi import WasiOptions
 
+# Plain classes, not dataclasses: they are on the one-shot `wapc call` path (see
+# the note in engines/base.py).
 
-@dataclass
+
+def _nothing() -> None:
+    pass
+
+
 class HostSetup:
     """The host-call handler for a run, and what to do once the run is over."""
 
-    handler: HostCallHandler = no_handler
-    finish: Callable[[], None] = lambda: None
-    describe: str = "no host calls answered"
+    def __init__(
+        self,
+        handler: HostCallHandler = no_handler,
+        finish: Callable[[], None] = _nothing,
+        describe: str = "no host calls answered",
+    ) -> None:
+        self.handler = handler
+        self.finish = finish
+        self.describe = describe
+
+    def with_handler(self, handler: HostCallHandler) -> HostSetup:
+        """A copy (of the same class, with all its parts) answering with ``handler``."""
+        import copy  # not at the top: trace alone needs it (~3 ms to import)
+
+        other = copy.copy(self)
+        other.handler = handler
+        return other
 
 
-@dataclass
 class RunSpec:
-    module: Path
-    operation: str
-    payload: bytes
-    engine: str
-    limits: Limits
-    wasi: WasiOptions
-    host: HostSetup = field(default_factory=HostSetup)
-    #: Reuse compiled artifacts from the user cache directory (``--no-cache`` turns it off).
-    cache: bool = True
+    def __init__(
+        self,
+        module: Path,
+        operation: str,
+        payload: bytes,
+        engine: str,
+        limits: Limits,
+        wasi: WasiOptions,
+        host: HostSetup | None = None,
+        cache: bool = True,
+    ) -> None:
+        self.module = module
+        self.operation = operation
+        self.payload = payload
+        self.engine = engine
+        self.limits = limits
+        self.wasi = wasi
+        self.host = host if host is not None else HostSetup()
+        #: Reuse compiled artifacts from the user cache directory (``--no-cache`` off).
+        self.cache = cache
+
+    def with_host(self, host: HostSetup) -> RunSpec:
+        """A copy of this spec with another host setup."""
+        import copy
+
+        other = copy.copy(self)
+        other.host = host
+        return other
 
     def load(self) -> WapcModule:
         return load_module(self.module, engine=self.engine, limits=self.limits,

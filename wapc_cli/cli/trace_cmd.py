@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from enum import Enum
@@ -123,8 +122,8 @@ def _run_traced(spec: RunSpec, sink: TraceSink) -> CallOutcome:
     from ..supervise import needs_supervision
     from ..trace import RunInfo
 
-    host = dataclasses.replace(spec.host, handler=_abort_aware(spec.host.handler, sink))
-    traced = dataclasses.replace(spec, host=host)
+    host = spec.host.with_handler(_abort_aware(spec.host.handler, sink))
+    traced = spec.with_host(host)
     # The child keeps its own clock: drawing a step here does not hold the guest up.
     sink.concurrent = needs_supervision(spec.engine, spec.limits)
 

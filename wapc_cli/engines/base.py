@@ -8,14 +8,18 @@ integers in and out of functions and bytes in and out of linear memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 ValType = str  # "i32" | "i64" | "f32" | "f64" | other engine-specific names
 
 
-@dataclass(frozen=True, slots=True)
-class FuncSig:
+# The value classes on the call path are NamedTuples, not dataclasses: importing
+# dataclasses (it imports inspect, ast, dis, tokenize) and building a dozen of
+# them took ~15 ms of a one-shot `wapc call`; typing, which wasmtime imports
+# anyway, builds a NamedTuple in ~0.05 ms.
+
+
+class FuncSig(NamedTuple):
     params: tuple[ValType, ...]
     results: tuple[ValType, ...]
 
@@ -23,16 +27,14 @@ class FuncSig:
         return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
 
 
-@dataclass(frozen=True, slots=True)
-class ImportDecl:
+class ImportDecl(NamedTuple):
     module: str
     name: str
     kind: str  # "func" | "memory" | "table" | "global" | "tag"
     sig: FuncSig | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ExportDecl:
+class ExportDecl(NamedTuple):
     name: str
     kind: str
     sig: FuncSig | None = None
@@ -41,8 +43,7 @@ class ExportDecl:
 HostFn = Callable[..., "int | None"]
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(NamedTuple):
     """Resource limits for one instance; ``None`` means unlimited."""
 
     max_memory_bytes: int | None = None
@@ -50,12 +51,11 @@ class Limits:
     timeout_s: float | None = None
 
 
-@dataclass(slots=True)
-class EngineTrapInfo:
+class EngineTrapInfo(NamedTuple):
     """What an engine tells about a trap, normalised."""
 
     message: str
-    frames: tuple[str, ...] = field(default_factory=tuple)
+    frames: tuple[str, ...] = ()
     kind: str = "trap"  # "trap" | "fuel" | "timeout" | "stack" | "memory"
 
 
@@ -75,6 +75,20 @@ class GuestMemory(Protocol):
     def read(self, ptr: int, length: int) -> bytes: ...
 
     def write(self, ptr: int, data: bytes) -> None: ...
+
+
+class ViewMemory(GuestMemory, Protocol):
+    """A memory that can also lend a memoryview of itself (wasmtime's fast path).
+
+    ``view()`` covers memory from address 0 to its current size. Its base never
+    moves (the engine is configured so that memory may not move), so a view
+    stays valid while the instance lives, only possibly shorter than memory once
+    the guest has grown it: an access beyond a view asks ``view()`` again before
+    it counts as out of bounds. The core then reads guest memory by slicing,
+    with no call into the engine per access.
+    """
+
+    def view(self) -> memoryview: ...
 
 
 class EngineInstance(Protocol):

@@ -276,6 +276,10 @@ class WasmtimeEngine:
             config = wasmtime.Config()
             config.consume_fuel = key[0]
             config.epoch_interruption = key[1]
+            # Linear memory stays where it was first mapped (a 32-bit memory fits the
+            # default 4 GiB reservation, so growing never needs to move it): the
+            # fast path's memoryview then stays valid as memory grows (ViewMemory).
+            config.memory_may_move = False
             engine = self._engines[key] = wasmtime.Engine(config)
         return engine
 
@@ -293,7 +297,7 @@ class WasmtimeEngine:
     # -- compiled-module cache (wapc_cli.cache) ------------------------------------
     def code_config(self, limits: Limits) -> str:
         fuel, epoch = limits.fuel is not None, limits.timeout_s is not None
-        return f"consume_fuel={int(fuel)};epoch_interruption={int(epoch)}"
+        return f"consume_fuel={int(fuel)};epoch_interruption={int(epoch)};memory_may_move=0"
 
     def serialize(self, compiled: Any) -> bytes:
         return bytes(compiled.module.serialize())

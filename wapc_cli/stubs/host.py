@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..cli.runspec import HostSetup
 from ..errors import StubFailure, UsageError
+from ..hostcalls import HostCallHandler
 from .handler import StubHandler
 from .loader import load_stub_file
 from .model import PRESETS
@@ -15,12 +15,20 @@ from .recorder import Recorder
 from .tarmac import TarmacPreset
 
 
-@dataclass
 class StubHostSetup(HostSetup):
     """A HostSetup that keeps its parts, so ``trace`` can show the preset's state."""
 
-    stubs: StubHandler | None = None
-    recorder: Recorder | None = None
+    def __init__(
+        self,
+        handler: HostCallHandler,
+        finish: Callable[[], None],
+        describe: str,
+        stubs: StubHandler | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        super().__init__(handler, finish, describe)
+        self.stubs = stubs
+        self.recorder = recorder
 
 
 def build_host_setup(
