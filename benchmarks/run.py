@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,57 @@ def oneshots(cmds: dict[str, tuple[list[str], dict[str, str]]],
             for name, values in times.items()}
 
 
+def _round(python: str, scenario: Scenario, count: int, index: int,
+           env_fast: dict[str, str], env_public: dict[str, str], have_node: bool,
+           have_wasmer: bool) -> dict[str, dict[str, object] | None]:
+    """One round of a scenario: every contender once, in an order that alternates
+    between rounds, so that a machine speeding up or slowing down mid-run does
+    not favour whoever happens to run first."""
+    runs: dict[str, Callable[[], dict[str, object] | None]] = {
+        "wapc": lambda: wapc_bench(python, scenario, count, env_fast, ["--bare"]),
+        "public": lambda: wapc_bench(python, scenario, max(200, count // 10), env_public, []),
+    }
+    if have_node:
+        runs["node"] = lambda: node_bench(scenario, count)
+    if have_wasmer:
+        runs["wasmer"] = lambda: wapc_bench(python, scenario, count, env_fast,
+                                            ["--engine", "wasmer"])
+    order = list(runs) if index % 2 == 0 else list(runs)[::-1]
+    result: dict[str, dict[str, object] | None] = {"node": None, "wasmer": None}
+    for name in order:
+        result[name] = runs[name]()
+    return result
+
+
+def _calls(result: object) -> float | None:
+    if not isinstance(result, dict):
+        return None
+    return float(result["calls_per_s"])
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+def _ratios(rounds: list[dict[str, dict[str, object] | None]], a: str, b: str) -> list[float]:
+    """Per-round ratio of calls/s: each compares two runs made minutes apart at most."""
+    pairs = [(_calls(r[a]), _calls(r[b])) for r in rounds]
+    return [x / y for x, y in pairs if x and y]
+
+
+def _shown(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.2f}x" if ratios else "-"
+
+
+def _spread(ratios: list[float]) -> str:
+    return f"{min(ratios):.2f}-{max(ratios):.2f}x" if len(ratios) > 1 else ""
+
+
 def ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
         return "-"
@@ -117,6 +169,8 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable,
                         help="Python with wapc installed (wasmer needs 3.10)")
     parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds per scenario (figures are medians)")
     parser.add_argument("--oneshot-runs", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write all raw results here")
     args = parser.parse_args()
@@ -141,30 +195,35 @@ def main() -> int:
     print(f"guest: {GUEST.relative_to(ROOT)}   calls per scenario: {args.count}   "
           f"python: {args.python}")
     header = (f"{'scenario':16} {'wapc/s':>10} {'bare/s':>10} {'public/s':>10} "
-              f"{'node/s':>10} {'vs node':>8} {'vs public':>9} {'API cost':>8}")
+              f"{'node/s':>10} {'vs node':>8} {'vs public':>9} {'API cost':>8} "
+              f"{'vs node range':>13}")
     if have_wasmer:
         header += f" {'wasmer/s':>10} {'wasmer/node':>11}"
     print(header)
     for scenario in chosen:
         count = max(200, int(args.count * scenario.count_scale))
-        fast = wapc_bench(args.python, scenario, count, env_fast, ["--bare"])
-        public = wapc_bench(args.python, scenario, max(200, count // 10), env_public, [])
-        node = node_bench(scenario, count) if have_node else None
-        wasmer = (wapc_bench(args.python, scenario, count, env_fast, ["--engine", "wasmer"])
-                  if have_wasmer else None)
-        raw[scenario.name] = {"wapc": fast, "public": public, "node": node, "wasmer": wasmer}
-        f = float(fast["calls_per_s"]) if fast else None  # type: ignore[arg-type]
-        bare = fast.get("bare") if fast else None
-        b = float(bare["calls_per_s"]) if isinstance(bare, dict) else None
-        p = float(public["calls_per_s"]) if public else None  # type: ignore[arg-type]
-        n = float(node["calls_per_s"]) if node else None  # type: ignore[arg-type]
-        cost = fast.get("api_overhead_pct") if fast else None
+        rounds = [_round(args.python, scenario, count, index, env_fast, env_public,
+                         have_node, have_wasmer) for index in range(args.rounds)]
+        raw[scenario.name] = {"rounds": rounds}
+        f = _median([_calls(r["wapc"]) for r in rounds])
+        b = _median([_calls(r["wapc"].get("bare") if r["wapc"] else None) for r in rounds])
+        p = _median([_calls(r["public"]) for r in rounds])
+        n = _median([_calls(r["node"]) for r in rounds])
+        cost = _median([_number(r["wapc"].get("api_overhead_pct")) if r["wapc"] else None
+                        for r in rounds])
+        vs_node = _ratios(rounds, "wapc", "node")
+        vs_public = _ratios(rounds, "wapc", "public")
         line = (f"{scenario.name:16} {f or 0:>10,.0f} {b or 0:>10,.0f} {p or 0:>10,.0f} "
-                f"{n or 0:>10,.0f} {ratio(f, n):>8} {ratio(f, p):>9} "
-                f"{'' if cost is None else f'{cost:+.1f}%':>8}")
+                f"{n or 0:>10,.0f} {_shown(vs_node):>8} {_shown(vs_public):>9} "
+                f"{'' if cost is None else f'{cost:+.1f}%':>8} {_spread(vs_node):>13}")
         if have_wasmer:
-            w = float(wasmer["calls_per_s"]) if wasmer else None  # type: ignore[arg-type]
-            line += f" {w or 0:>10,.0f} {ratio(w, n):>11}"
+            w = _median([_calls(r["wasmer"]) for r in rounds])
+            line += f" {w or 0:>10,.0f} {_shown(_ratios(rounds, 'wasmer', 'node')):>11}"
+        raw[scenario.name]["summary"] = {
+            "wapc_calls_per_s": f, "bare_calls_per_s": b, "public_calls_per_s": p,
+            "node_calls_per_s": n, "api_overhead_pct": cost,
+            "vs_node": _median(vs_node), "vs_node_rounds": vs_node,
+        }
         print(line, flush=True)
 
     # One-shot: a cold process loading the guest and making one call.

@@ -190,6 +190,23 @@ def test_try_call_returns_the_guest_error(engine_name: str) -> None:
     assert last_of(guest) == ([], 0)
 
 
+def test_guest_error_is_a_plain_value() -> None:
+    """GuestError keeps message and raw in ``args`` (no instance dict): the fields,
+    their defaults, str/repr, pickling and raising all still work."""
+    import pickle
+
+    error = GuestError("caf\u00e9 failed", "caf\u00e9 failed".encode())
+    assert (error.message, error.raw, str(error)) == ("caf\u00e9 failed", b"caf\xc3\xa9 failed",
+                                                      "caf\u00e9 failed")
+    assert error.exit_code == 1
+    assert GuestError("m").raw == b""
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is GuestError and (copy.message, copy.raw) == (error.message, error.raw)
+    with pytest.raises(WapcError, match="caf\u00e9 failed") as raised:
+        raise error
+    assert raised.value is error
+
+
 def test_try_call_return_0_without_error_gives_what_call_raises(engine_name: str) -> None:
     guest = guest_from_wat(ENDINGS, engine_name)
     with pytest.raises(GuestError) as raised:
