@@ -20,6 +20,7 @@ from fake_engine import (
     var,
 )
 
+from wapc_cli.engines.base import EngineTrap, EngineTrapInfo
 from wapc_cli.errors import GuestError, GuestTrap, StubFailure
 from wapc_cli.hostcalls import HostCallError, HostCallRequest, HostReply
 from wapc_cli.protocol import HostAbort
@@ -503,3 +504,34 @@ def test_guest_memory_growth_is_seen_by_bounds_checks() -> None:
 
     module = FakeModule(on_call=[grow, *respond(PAGE + 100, b"high"), Return(1)])
     assert fake_guest(module).call("op") == b"high"
+
+
+def test_last_is_the_latest_calls_record_across_init_and_a_failed_rebuild() -> None:
+    """``guest.last`` never shows init's host calls, and keeps the trapped call's
+    record when the rebuild after it fails in init (init resets the session)."""
+
+    def trap_when_rebuilt(instance: FakeInstance) -> None:
+        if instance.module.instantiations > 1:
+            raise EngineTrap(EngineTrapInfo("unreachable", ("wapc_init @ 0x0",)))
+
+    module = FakeModule(
+        init={"wapc_init": [*host_call("b", "ns", "init"), trap_when_rebuilt]},
+        per_call=[
+            [*request(), *host_call("b", "ns", "one"), *respond(512, b"ok"), Return(1)],
+            [*request(), *host_call("b", "ns", "one"), *host_call("b", "ns", "two"), Trap()],
+        ],
+    )
+    seen: list[str] = []
+    guest = fake_guest(module, host_call=lambda request: seen.append(request.operation) or b"")
+    assert seen == ["init"]
+    assert guest.last.host_calls == 0  # no call yet: init's host call is not one
+    assert guest.call("a") == b"ok"
+    assert guest.last.host_calls == 1
+    with pytest.raises(GuestTrap, match="unreachable"):
+        guest.call("b")
+    assert guest.last.host_calls == 2
+    for _ in range(2):  # each rebuild traps in wapc_init (after its host call)
+        with pytest.raises(GuestTrap, match="wapc_init"):
+            guest.call("c")
+        assert guest.last.host_calls == 2  # still the trapped call's record
+    assert seen == ["init", "one", "one", "two", "init", "init"]

@@ -248,7 +248,10 @@ class Guest:
         self.session = WapcSession(host_call, on_log, tracer)
         self.wasi = WasiHost(self.session, wasi)
         self.timings = Timings(compile_ms=module.compile_ms)
-        self._last: CallRecord | None = CallRecord()
+        # The record `last` shows instead of the session's: set only while a
+        # rebuild after a trap has failed (init reset the session; the previous
+        # call's record is kept here). The hot path never touches it.
+        self._last: CallRecord | None = None
         self._wasi_used = bool(module.wasi_imports)
         self._watch_memory = module.limits.max_memory_bytes is not None
         self._tracer = tracer
@@ -257,6 +260,7 @@ class Guest:
         self._hot_call: Callable[[int, int], int] | None = None
         self._memory_before: int | None = None
         self._build()
+        self.session.begin(b"", b"")  # init's host calls are not a call's record
 
     def _host_functions(self) -> Mapping[tuple[str, str], HostFn]:
         functions: dict[tuple[str, str], HostFn] = dict(self.session.imports())
@@ -336,7 +340,6 @@ class Guest:
             raise self._trapped(exc, 0) from None
         response = session.response
         if result == 1 and response is not None and session.error is None:
-            self._last = None  # built on demand from the session by the `last` property
             return response
         return self._settle(result, 0)
 
@@ -366,10 +369,8 @@ class Guest:
         error = session.error
         if error is None:
             if result == 1 and response is not None:
-                self._last = None
                 return response
         elif result == 0 and response is None:  # the plain guest error
-            self._last = None
             return GuestError(error.decode("utf-8", "replace"), error)
         try:
             return self._settle(result, 0)
@@ -390,8 +391,13 @@ class Guest:
     def _call_full(self, operation: str | bytes, payload: bytes) -> bytes:
         instance = self._instance
         if instance is None:
-            _ = self.last  # fix the previous call's record before init resets the session
-            self._build()
+            previous = self.last  # init resets the session: keep it if init fails
+            try:
+                self._build()
+            except BaseException:
+                self._last = previous
+                raise
+            self._last = None
             instance = self._instance
             assert instance is not None
             if self._hot_call is not None:
@@ -430,7 +436,6 @@ class Guest:
         if result == 0 and raw is not None and session.response is None and not (
             self._tracer or self._watch_memory
         ):  # the plain guest error: nothing to record but the error
-            self._last = None
             raise GuestError(raw.decode("utf-8", "replace"), raw)
         try:
             response = self._outcome(result)
@@ -447,21 +452,20 @@ class Guest:
 
     @property
     def last(self) -> CallRecord:
-        """What the latest call left behind besides its result."""
+        """What the latest call left behind besides its result.
+
+        Read from the session, which keeps the latest exchange's state until the
+        next call begins, so no call has to store a record.
+        """
         record = self._last
         if record is None:
             session = self.session
-            record = self._last = CallRecord(session.warnings, session.host_calls)
+            record = CallRecord(session.warnings, session.host_calls)
         return record
 
-    @last.setter
-    def last(self, record: CallRecord) -> None:
-        self._last = record
-
     def _finish(self, start: int, value: int | None, outcome: str, message: str | None) -> None:
-        """Fix the call's record; when tracing, report its end (``start``: when it began)."""
+        """When tracing, report the call's end (``start``: when it began)."""
         session = self.session
-        self.last = CallRecord(session.warnings, session.host_calls)
         if self._tracer:
             from .events import Return
 
