@@ -8,6 +8,7 @@ wraps the imports only when a tracer is given.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -28,9 +29,11 @@ from fake_engine import (
     Step,
     Write,
     call,
+    error,
     fake_guest,
     host_call,
     request,
+    respond,
 )
 
 from wapc_cli import events as ev
@@ -371,10 +374,10 @@ def test_call_timed_times_calls_that_raise(engine_name: str, traced: bool) -> No
     guest = as_module(engine_name).instantiate(
         kv_handler, tracer=events.append if traced else None
     )
-    for operation, error in [("fail", GuestError), ("trap", GuestTrap)]:
+    for operation, raised in [("fail", GuestError), ("trap", GuestTrap)]:
         guest.timings.call_ms = 0.0
         started = time.perf_counter()
-        with pytest.raises(error):
+        with pytest.raises(raised):
             guest.call_timed(operation)
         outer_ms = (time.perf_counter() - started) * 1000
         assert 0.0 < guest.timings.call_ms <= outer_ms, operation
@@ -573,6 +576,20 @@ FIRST_AFTER_GROWTH_RESPONSE = {
 }
 
 
+def recording_handler(
+    asked: list[HostCallRequest], body: bytes
+) -> Callable[[HostCallRequest], bytes]:
+    """A handler keeping every request it is asked; operation ``fail`` fails ("nope")."""
+
+    def handler(request: HostCallRequest) -> bytes:
+        asked.append(request)
+        if request.operation == "fail":
+            raise HostCallError("nope")
+        return body
+
+    return handler
+
+
 @pytest.mark.parametrize(
     ("what", "steps", "answer"), FIRST_AFTER_GROWTH, ids=[f[0] for f in FIRST_AFTER_GROWTH]
 )
@@ -581,13 +598,7 @@ def test_first_access_after_growth_takes_a_new_view(
 ) -> None:
     asked: list[HostCallRequest] = []
     logs: list[str] = []
-
-    def handler(request: HostCallRequest) -> bytes:
-        asked.append(request)
-        if request.operation == "fail":
-            raise HostCallError("nope")
-        return b"value"
-
+    handler = recording_handler(asked, b"value")
     module = FakeModule(
         on_call=[grow(1), *steps, *answer, Return(1)], new_memory=GrowingViewMemory
     )
@@ -632,13 +643,7 @@ def test_access_beyond_grown_memory_is_a_trap(
     what: str, steps: list[Step], pointer: int, length: int
 ) -> None:
     asked: list[HostCallRequest] = []
-
-    def handler(request: HostCallRequest) -> bytes:
-        asked.append(request)
-        if request.operation == "fail":
-            raise HostCallError("nope")
-        return b"12345"
-
+    handler = recording_handler(asked, b"12345")
     module = FakeModule(
         on_call=[grow(1), *steps, Return(1)], new_memory=GrowingViewMemory
     )
@@ -693,6 +698,7 @@ NEGATIVE: list[tuple[str, list[Step], int, int]] = [
 ]
 
 
+@pytest.mark.parametrize("delivery", ["signed", "unsigned"])
 @pytest.mark.parametrize("memory_kind", ["plain", "view"])
 @pytest.mark.parametrize(
     ("what", "steps", "pointer", "length"),
@@ -700,21 +706,25 @@ NEGATIVE: list[tuple[str, list[Step], int, int]] = [
     ids=[f"{n[0]}-{i}" for i, n in enumerate(NEGATIVE)],
 )
 def test_negative_i32_arguments_are_read_as_u32(
-    what: str, steps: list[Step], pointer: int, length: int, memory_kind: str
+    what: str, steps: list[Step], pointer: int, length: int, memory_kind: str,
+    delivery: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Pointers and lengths past 2**31 fault, whether the engine hands them over
+    signed (most do) or unsigned, saying so (``unsigned_args``: the core then
+    skips its sign test, as on wasmtime's fast path)."""
+    if delivery == "unsigned":
+        import fake_engine
+
+        monkeypatch.setattr(fake_engine, "_i32", lambda value: value & 0xFFFFFFFF)
+        monkeypatch.setattr(FakeInstance, "unsigned_args", True, raising=False)
     asked: list[HostCallRequest] = []
-
-    def handler(request: HostCallRequest) -> bytes:
-        asked.append(request)
-        if request.operation == "fail":
-            raise HostCallError("nope")
-        return b"12345"
-
+    handler = recording_handler(asked, b"12345")
     new_memory: Callable[[int], BytearrayMemory] = (
         GrowingViewMemory if memory_kind == "view" else BytearrayMemory
     )
     module = FakeModule(on_call=[*steps, Return(1)], new_memory=new_memory)
     guest = fake_guest(module, host_call=handler)
+    assert guest.session._unsigned is (delivery == "unsigned")
     before = bytes(view_memory_of(module).data) if memory_kind == "view" else None
     with pytest.raises(GuestTrap) as info:
         guest.call("op", b"payload")
@@ -1016,3 +1026,33 @@ def test_traced_host_call_that_the_handler_failed(engine_name: str) -> None:
     assert plain.call("kv_get", b"key") == b"w"
     (event,) = [e for e in events if isinstance(e, ev.HostCall)]
     assert (event.result, event.response, event.error, event.stub) == (1, b"w", None, None)
+
+
+@pytest.mark.parametrize("method", ["call", "try_call"])
+def test_hot_path_resets_the_exchange_exactly_as_begin_does(method: str) -> None:
+    """call/try_call write session.begin() out on their hot path: the state a
+    guest call starts from must be the same, field for field, after an exchange
+    that left everything set (response, error, host answer and failure, warning)."""
+    seen: list[dict[str, object]] = []
+    messy: list[Step] = [
+        *request(), *host_call("b", "ns", "op"), *host_call("b", "ns", "fail"),
+        *respond(512, b"r"), *error(600, "e"), Return(1),
+    ]
+    module = FakeModule(
+        per_call=[messy, [lambda instance: seen.append(dict(vars(guest.session))), Return(0)]]
+    )
+
+    def handler(request: HostCallRequest) -> bytes:
+        if request.operation == "fail":
+            raise HostCallError("nope")
+        return b"body"
+
+    guest = fake_guest(module, host_call=handler)
+    assert guest._hot_call is not None
+    assert getattr(guest, method)("first", b"one") == b"r"
+    assert guest.last.warnings and guest.session.host_fault == b"nope"
+    with contextlib.suppress(GuestError):
+        getattr(guest, method)("second", b"two")
+    [at_entry] = seen
+    guest.session.begin(b"second", b"two")
+    assert dict(vars(guest.session)) == at_entry

@@ -92,6 +92,13 @@ class ViewMemory(GuestMemory, Protocol):
 
 
 class EngineInstance(Protocol):
+    """One instance of a compiled module.
+
+    An instance may also have ``unsigned_args = True``: its all-i32 host
+    functions receive pointers and lengths as unsigned ints (most engines hand
+    i32 values over signed, and the core reads them as unsigned itself).
+    """
+
     memory: GuestMemory | None
 
     def has_func(self, name: str) -> bool: ...

@@ -197,6 +197,19 @@ def _i32_trampoline(
                 return pending(exc)
 
         return two_args
+    if arity == 1 and not has_result:  # __host_response, __host_error
+
+        def one_arg(env: int | None, caller: int | None, args: int, nargs: int) -> int:
+            nonlocal last_addr, view
+            try:
+                if args != last_addr:
+                    view, last_addr = view_type.from_address(args), args
+                fn(view[0])
+                return 0
+            except BaseException as exc:
+                return pending(exc)
+
+        return one_arg
     if arity == 0 and has_result:  # __host_response_len, __host_error_len
 
         def no_args(env: int | None, caller: int | None, args: int, nargs: int) -> int:
@@ -232,6 +245,10 @@ def _raise_trap() -> int:
 
 class FastInstance:
     """Same contract as :class:`~.wasmtime_engine.WasmtimeInstance`, on the C API."""
+
+    #: All-i32 imports (every waPC import: the guest check rejects other
+    #: signatures) read their arguments through an unsigned view (_i32_trampoline).
+    unsigned_args = True
 
     def __init__(
         self,
