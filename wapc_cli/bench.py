@@ -173,6 +173,10 @@ def _api_loop(
         # bare loop has none): try_call has already told success from failure.
         if result.__class__ is not bytes:
             errors += 1
+        # Let go of the response before the next call, as the bare loop does (the
+        # session drops it when the next exchange begins): holding a 1 MiB
+        # response while the next is allocated costs a fresh mmap per call.
+        result = None
         host_calls += session.host_calls
         done += 1
         if not done % _PROGRESS_EVERY:
