@@ -17,6 +17,7 @@ Two facts about wasmer 1.1 shape this file (checked with wasmer 1.1.0):
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -127,15 +128,17 @@ def _trap_info(exc: BaseException) -> EngineTrapInfo:
 class WasmerMemory:
     """Guest memory through a cached memoryview, refreshed when the memory grows.
 
-    Growing may move the memory; a view taken before then points at the old
-    mapping, so the view is re-taken whenever ``data_size`` changed.
+    Where memory may move when it grows (see :class:`StaticWasmerMemory` for
+    where it cannot), a view taken before then points at the old mapping, so the
+    view is re-taken whenever ``data_size`` changed.
     """
 
-    __slots__ = ("_memory", "_view")
+    __slots__ = ("_base", "_memory", "_view")
 
     def __init__(self, memory: wasmer.Memory) -> None:
         self._memory = memory
         self._view = memoryview(memory.buffer)
+        self._base = _address(self._view)
 
     def _current(self) -> memoryview:
         view = self._view
@@ -146,11 +149,55 @@ class WasmerMemory:
     def size(self) -> int:
         return int(self._memory.data_size)
 
+    def _covering(self, ptr: int, end: int, what: str) -> memoryview:
+        view = self._current()
+        if ptr < 0 or end > len(view):  # the core checked; a slice would truncate silently
+            raise IndexError(f"{what} of {end - ptr} bytes at {ptr:#x} outside memory")
+        return view
+
     def read(self, ptr: int, length: int) -> bytes:
-        return bytes(self._current()[ptr : ptr + length])
+        return self._covering(ptr, ptr + length, "read")[ptr : ptr + length].tobytes()
 
     def write(self, ptr: int, data: bytes) -> None:
-        self._current()[ptr : ptr + len(data)] = data
+        self._covering(ptr, ptr + len(data), "write")[ptr : ptr + len(data)] = data
+
+
+class StaticWasmerMemory(WasmerMemory):
+    """A memory that never moves, so it can lend its view to the core (a ViewMemory).
+
+    wasmer's default tunables give every memory whose maximum (declared, else
+    4 GiB) fits the static bound -- 65536 pages on a 64-bit host, i.e. every
+    32-bit memory -- the *static* style: the whole bound is reserved up front
+    and growing only commits pages in place. A view taken earlier therefore
+    stays valid, just shorter than memory once the guest has grown it; the core
+    asks for a new one only for an access beyond it. Each new view is checked
+    to start where the first did.
+    """
+
+    __slots__ = ()
+
+    def view(self) -> memoryview:
+        """All of linear memory as it is now (its length is the size)."""
+        view = self._current()
+        base = _address(view)  # a view is taken only at instantiation and after growth
+        if base and self._base and base != self._base:  # pragma: no cover - wasmer's design
+            raise RuntimeError("wasmer moved a static linear memory")
+        self._base = self._base or base
+        return view
+
+
+def _address(view: memoryview) -> int:
+    """Where a (writable) view's bytes start; 0 for an empty one."""
+    if not len(view):
+        return 0
+    import ctypes
+
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+# Static memories need the 64-bit host's address space (wasmer's 32-bit hosts
+# use a 1 GiB bound, which a memory may outgrow and then move).
+_STATIC_MEMORIES = sys.maxsize > 2**32
 
 
 class WasmerInstance:
@@ -185,7 +232,7 @@ class WasmerInstance:
             if isinstance(item, wasmer.Function):
                 self._funcs[name] = item
             elif name == "memory" and isinstance(item, wasmer.Memory):
-                memory = WasmerMemory(item)
+                memory = StaticWasmerMemory(item) if _STATIC_MEMORIES else WasmerMemory(item)
         self.memory = memory
         self._guest_call = self._funcs.get("__guest_call")
 
@@ -203,7 +250,7 @@ class WasmerInstance:
 
     def guest_call(self, op_len: int, msg_len: int) -> int:
         try:
-            return int(self._guest_call(op_len, msg_len))  # type: ignore[misc]
+            return self._guest_call(op_len, msg_len)  # type: ignore[misc, no-any-return]
         except RuntimeError as exc:
             if not _is_engine_error(exc):
                 raise
