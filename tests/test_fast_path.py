@@ -178,6 +178,22 @@ def test_untested_versions_fall_back_to_the_public_api() -> None:
     assert not wasmtime_fast.supported("nonsense")
 
 
+def test_no_fast_path_without_pinned_memory_even_when_forced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path's cached views need memory that never moves: a wheel whose
+    Config cannot say so gets the public path, WAPC_WASMTIME_PATH=fast or not."""
+    assert wasmtime_fast.pins_memory()
+
+    class OldConfig:  # a wasmtime Config from before memory_may_move
+        pass
+
+    monkeypatch.setattr(wasmtime_fast.wasmtime, "Config", OldConfig)
+    assert not wasmtime_fast.pins_memory()
+    monkeypatch.setenv("WAPC_WASMTIME_PATH", "fast")
+    assert not WasmtimeEngine().fast
+
+
 def test_both_paths_give_identical_outcomes(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = _run_cases("fast", monkeypatch)
     public = _run_cases("public", monkeypatch)

@@ -340,4 +340,6 @@ def _fast_path(version: str) -> bool:
         from . import wasmtime_fast
     except Exception:  # pragma: no cover - a wheel without the C symbols
         return False
+    if not wasmtime_fast.pins_memory():
+        return False
     return choice == "fast" or wasmtime_fast.supported(version)

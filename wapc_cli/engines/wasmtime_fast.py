@@ -63,6 +63,15 @@ _string_at = ctypes.string_at
 _TRAP_MESSAGE = b"host function raised"
 
 
+def pins_memory() -> bool:
+    """Whether this wheel can keep linear memory from moving (``Config.memory_may_move``).
+
+    FastMemory's cached views are only sound if it can: without it the fast path
+    is never used, not even when forced.
+    """
+    return isinstance(getattr(wasmtime.Config, "memory_may_move", None), property)
+
+
 def supported(version: str) -> bool:
     """Whether the fast path may be used with this wasmtime wheel version."""
     try:
