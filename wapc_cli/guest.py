@@ -442,7 +442,7 @@ class Guest:
         if result == 0 and raw is not None and session.response is None and not (
             self._tracer or self._watch_memory
         ):  # the plain guest error: nothing to record but the error
-            raise GuestError(raw.decode("utf-8", "replace"), raw)
+            return _raise_guest_error(raw)
         try:
             response = self._outcome(result)
         except WapcError as exc:

@@ -133,12 +133,11 @@ class WasmerMemory:
     view is re-taken whenever ``data_size`` changed.
     """
 
-    __slots__ = ("_base", "_memory", "_view")
+    __slots__ = ("_memory", "_view")
 
     def __init__(self, memory: wasmer.Memory) -> None:
         self._memory = memory
         self._view = memoryview(memory.buffer)
-        self._base = _address(self._view)
 
     def _current(self) -> memoryview:
         view = self._view
@@ -174,7 +173,11 @@ class StaticWasmerMemory(WasmerMemory):
     to start where the first did.
     """
 
-    __slots__ = ()
+    __slots__ = ("_base",)
+
+    def __init__(self, memory: wasmer.Memory) -> None:
+        super().__init__(memory)
+        self._base = _address(self._view)  # 0 while memory is empty
 
     def view(self) -> memoryview:
         """All of linear memory as it is now (its length is the size)."""
