@@ -174,6 +174,8 @@ def main() -> int:
     parser.add_argument("--oneshot-runs", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write all raw results here")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds}")
 
     if not GUEST.exists():
         sys.stderr.write(f"missing {GUEST}: build the sample guests first\n")
