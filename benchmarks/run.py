@@ -231,8 +231,9 @@ def main() -> int:
     # One-shot: a cold process loading the guest and making one call.
     call = [args.python, "-m", "wapc_cli", "call", str(GUEST), "echo", "-p", "hello"]
     lib = [args.python, "-c",
-           "import sys; from wapc_cli.guest import load_module; from wapc_cli.cache import "
-           "ModuleCache; sys.stdout.buffer.write(load_module(sys.argv[1], cache=ModuleCache())"
+           "import sys; from wapc_cli.runtime.guest import load_module; "
+           "from wapc_cli.runtime.cache import ModuleCache; "
+           "sys.stdout.buffer.write(load_module(sys.argv[1], cache=ModuleCache())"
            ".instantiate().call('echo', b'hello'))", str(GUEST)]
     script = Path(args.python).parent / "wapc"
     cmds = {

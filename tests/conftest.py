@@ -19,7 +19,7 @@ import wasmtime
 from wapc_cli.engines import ENGINE_NAMES, available_engines, get_engine
 from wapc_cli.engines.base import Limits
 from wapc_cli.errors import EngineUnavailable
-from wapc_cli.guest import Guest, WapcModule
+from wapc_cli.runtime.guest import Guest, WapcModule
 
 AVAILABLE_ENGINES: list[str] = available_engines()
 

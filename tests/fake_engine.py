@@ -27,7 +27,7 @@ from wapc_cli.engines.base import (
     ImportDecl,
     Limits,
 )
-from wapc_cli.guest import Guest, WapcModule
+from wapc_cli.runtime.guest import Guest, WapcModule
 
 PAGE = 65536
 

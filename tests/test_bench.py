@@ -12,10 +12,10 @@ import wasmtime
 from conftest import module_from_wat
 from typer.testing import CliRunner
 
-from wapc_cli.bench import run_bench
 from wapc_cli.cli.app import app
 from wapc_cli.engines import available_engines
-from wapc_cli.guest import WapcModule
+from wapc_cli.runtime.guest import WapcModule
+from wapc_cli.tools.bench import run_bench
 
 GUEST = """(module
   (import "wapc" "__guest_request" (func $req (param i32 i32)))

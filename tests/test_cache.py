@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import wasmtime
 
-from wapc_cli import cache as cache_mod
-from wapc_cli.cache import CacheKey, ModuleCache, compile_module
 from wapc_cli.engines import get_engine
 from wapc_cli.engines.base import Limits
-from wapc_cli.guest import WapcModule
+from wapc_cli.runtime import cache as cache_mod
+from wapc_cli.runtime.cache import CacheKey, ModuleCache, compile_module
+from wapc_cli.runtime.guest import WapcModule
 
 ECHO = """(module
   (import "wapc" "__guest_request" (func $req (param i32 i32)))
@@ -183,7 +183,7 @@ def test_cli_call_uses_the_cache_and_no_cache_skips_it(tmp_path: Path) -> None:
 def test_default_dir_follows_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: str | None) -> None:
     from platformdirs import user_cache_dir
 
-    from wapc_cli.cache import default_dir
+    from wapc_cli.runtime.cache import default_dir
 
     monkeypatch.delenv("WAPC_CACHE_DIR", raising=False)
     if xdg is None:

@@ -286,7 +286,8 @@ def _run(code: str, *args: str) -> subprocess.CompletedProcess[bytes]:
 def test_fast_path_imports_neither_typer_nor_rich(files: dict[str, str], tmp_path: Path) -> None:
     code = ("import sys; from wapc_cli.cli import entry; rc = entry.run(sys.argv[1:]); "
             "bad = [m for m in ('typer', 'rich', 'pydantic', 'click', 'yaml', 'msgpack', "
-            "'multiprocessing', 'wapc_cli.inspect', 'wapc_cli.cli.app') if m in sys.modules]; "
+            "'multiprocessing', 'wapc_cli.tools.inspect', 'wapc_cli.cli.app') "
+            "if m in sys.modules]; "
             "sys.stderr.write(f'rc={rc} heavy={bad}')")
     proc = _run(code, "call", files["g"], "echo", "-p", "hi")
     assert proc.stdout == b"hi"

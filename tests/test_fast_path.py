@@ -17,10 +17,10 @@ from wapc_cli.engines import wasmtime_fast
 from wapc_cli.engines.base import Limits
 from wapc_cli.engines.wasmtime_engine import WasmtimeEngine
 from wapc_cli.errors import GuestError, GuestTrap, LimitExceeded, WapcError
-from wapc_cli.guest import WapcModule
-from wapc_cli.hostcalls import HostCallError, HostCallRequest
-from wapc_cli.protocol import HostAbort
-from wapc_cli.wasi import WasiOptions
+from wapc_cli.runtime.guest import WapcModule
+from wapc_cli.runtime.hostcalls import HostCallError, HostCallRequest
+from wapc_cli.runtime.session import HostAbort
+from wapc_cli.runtime.wasi import WasiOptions
 
 # One guest, many behaviours, chosen by the first byte of the operation name:
 #   e  echo the payload             E  guest error (the payload as message)

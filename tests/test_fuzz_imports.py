@@ -28,9 +28,9 @@ from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
 from wapc_cli.errors import GuestError, GuestTrap
-from wapc_cli.guest import Guest
-from wapc_cli.hostcalls import HostCallError, HostCallRequest
-from wapc_cli.wasi import WasiOptions
+from wapc_cli.runtime.guest import Guest
+from wapc_cli.runtime.hostcalls import HostCallError, HostCallRequest
+from wapc_cli.runtime.wasi import WasiOptions
 
 
 @dataclass(frozen=True)

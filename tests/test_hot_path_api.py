@@ -36,13 +36,13 @@ from fake_engine import (
     respond,
 )
 
-from wapc_cli import events as ev
 from wapc_cli.engines.base import EngineTrap, Limits
 from wapc_cli.engines.wasmtime_engine import WasmtimeEngine
 from wapc_cli.errors import GuestError, GuestTrap, WapcError
-from wapc_cli.guest import Guest, WapcModule, read_module_file
-from wapc_cli.hostcalls import HostCallError, HostCallRequest, HostReply
-from wapc_cli.protocol import HostAbort
+from wapc_cli.runtime import events as ev
+from wapc_cli.runtime.guest import Guest, WapcModule, read_module_file
+from wapc_cli.runtime.hostcalls import HostCallError, HostCallRequest, HostReply
+from wapc_cli.runtime.session import HostAbort
 
 AS_GUEST = Path(__file__).resolve().parent.parent / "sample_guests" / "build" / "as_guest.wasm"
 
@@ -968,12 +968,13 @@ def test_traced_session_wraps_the_wapc_imports(engine_name: str) -> None:
 def test_untraced_run_does_not_load_the_tracing_modules() -> None:
     code = (
         "import sys\n"
-        "from wapc_cli.guest import load_module\n"
+        "from wapc_cli.runtime.guest import load_module\n"
         f"guest = load_module({str(AS_GUEST)!r}).instantiate(lambda r: b'v')\n"
         "assert guest.call('kv_get', b'k') == b'v'\n"
         "assert guest.try_call('fail').message == 'requested failure'\n"
         "assert guest.call_timed('echo', b'e') == b'e'\n"
-        "print(sorted(m for m in ('wapc_cli.traced', 'wapc_cli.events') if m in sys.modules))\n"
+        "print(sorted(m for m in ('wapc_cli.runtime.traced', 'wapc_cli.runtime.events')"
+        " if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

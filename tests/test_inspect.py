@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from wapc_cli import abi
 from wapc_cli.cli.app import app
 from wapc_cli.errors import NotWasmError
-from wapc_cli.inspect import Report, inspect_module, run_init
+from wapc_cli.tools.inspect import Report, inspect_module, run_init
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_guests"
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())["modules"]
@@ -378,7 +378,7 @@ def test_sample_guest_cli_json_and_run(runner: CliRunner, path: str) -> None:
     assert document["run"]["ok"] is True
     steps = [s["step"] for s in document["run"]["steps"]]
     init = MANIFEST[path]["init"]
-    # A start section runs as its own init step, after instantiation (wapc_cli.startfn).
+    # A start section runs as its own init step, after instantiation (wapc_cli.wasm.startfn).
     expected = "start section" if init == "start_section" else init
     assert steps[:2] == ["compile", "instantiate" if init == "start_section" else "start"]
     assert expected in steps

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
 from wapc_cli.errors import NotWasmError
-from wapc_cli.inspect import inspect_module
-from wapc_cli.wasmparse import WasmParseError, parse_module
+from wapc_cli.tools.inspect import inspect_module
+from wapc_cli.wasm.parse import WasmParseError, parse_module
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_guests"
 HEADER = b"\0asm\x01\0\0\0"

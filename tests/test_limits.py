@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from wapc_cli.cli.app import app
 from wapc_cli.engines.base import Limits
 from wapc_cli.errors import GuestError, LimitExceeded, UsageError
-from wapc_cli.hostcalls import HostCallRequest
-from wapc_cli.limits import DEFAULT_TIMEOUT_S, build_limits, format_size, parse_size
-from wapc_cli.supervise import SUPERVISED_ENGINES, needs_supervision, run_supervised
-from wapc_cli.wasmmem import cap_memories, defined_memories
+from wapc_cli.isolation.supervisor import SUPERVISED_ENGINES, needs_supervision, run_supervised
+from wapc_cli.runtime.hostcalls import HostCallRequest
+from wapc_cli.runtime.limits import DEFAULT_TIMEOUT_S, build_limits, format_size, parse_size
+from wapc_cli.wasm.memories import cap_memories, defined_memories
 
 LOOP = guest("(loop $forever (br $forever))")
 BOMB = guest(GROW_UNTIL_REFUSED)

@@ -22,8 +22,8 @@ from fake_engine import (
 
 from wapc_cli.engines.base import EngineTrap, EngineTrapInfo
 from wapc_cli.errors import GuestError, GuestTrap, StubFailure
-from wapc_cli.hostcalls import HostCallError, HostCallRequest, HostReply
-from wapc_cli.protocol import HostAbort
+from wapc_cli.runtime.hostcalls import HostCallError, HostCallRequest, HostReply
+from wapc_cli.runtime.session import HostAbort
 
 BUF = 4096  # where scripts receive host answers
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from wapc_cli import GuestError, HostCallError, HostCallRequest
-from wapc_cli.guest import load_module
+from wapc_cli.runtime.guest import load_module
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from wapc_cli import GuestError, GuestTrap, HostCallError, HostCallRequest, WasiOptions
-from wapc_cli.guest import WapcModule, read_module_file
+from wapc_cli.runtime.guest import WapcModule, read_module_file
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from conftest import guest_from_wat
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
-from wapc_cli.wasi import WasiOptions
+from wapc_cli.runtime.wasi import WasiOptions
 
 SANDBOX = Path(__file__).resolve().parent.parent / "sample_guests" / "build" / "c_sandbox.wasm"
 SECRET = "host secret: do not show"

@@ -13,10 +13,10 @@ from conftest import guest_from_wat
 from stub_guests import FORWARD_WAT
 
 from wapc_cli.errors import GuestError, StubFailure
-from wapc_cli.hostcalls import HostCallRequest
-from wapc_cli.protocol import HostAbort
-from wapc_cli.stubs import StubHandler, TarmacPreset, load_stub_file
-from wapc_cli.stubs.host import build_host_setup
+from wapc_cli.runtime.hostcalls import HostCallRequest
+from wapc_cli.runtime.session import HostAbort
+from wapc_cli.tools.stubs import StubHandler, TarmacPreset, load_stub_file
+from wapc_cli.tools.stubs.host import build_host_setup
 
 
 def table(tmp_path: Path, text: str, name: str = "stubs.yaml") -> Path:

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from wapc_cli.stubs import StubTableError, check_stub_file, load_stub_file
-from wapc_cli.stubs.model import subset
+from wapc_cli.tools.stubs import StubTableError, check_stub_file, load_stub_file
+from wapc_cli.tools.stubs.model import subset
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -1,7 +1,7 @@
 """trace, bench and inspect --run under limits on every engine.
 
 wasmer 1.1 cannot interrupt a guest, so with a timeout or --max-memory these
-commands run it in a supervised child process (wapc_cli.supervise); wasmtime
+commands run it in a supervised child process (wapc_cli.isolation.supervisor); wasmtime
 stays in-process. What the user sees must be the same either way: a live trace
 that ends at the timeout with exit 3, the limit named, a benchmark measured.
 """
@@ -269,7 +269,7 @@ def test_wasmer_inspect_run_default_timeout_is_supervised(
 ) -> None:
     """No --timeout: the default 30 s applies on wasmer too (it used to run unbounded)."""
     require_engine("wasmer")
-    import wapc_cli.supervise as supervise
+    import wapc_cli.isolation.supervisor as supervise
 
     modes: list[str] = []
     real = supervise.run_supervised
@@ -287,10 +287,10 @@ def test_wasmer_inspect_run_default_timeout_is_supervised(
 
 # -- the supervisor's bench mode, directly ---------------------------------------------
 def test_supervised_bench_relays_a_handler_that_cannot_be_pickled(engine_name: str) -> None:
-    from wapc_cli.bench import ConstantAnswer
     from wapc_cli.engines.base import Limits
-    from wapc_cli.hostcalls import HostCallRequest
-    from wapc_cli.supervise import BenchPlan, local_handler, run_supervised
+    from wapc_cli.isolation.supervisor import BenchPlan, local_handler, run_supervised
+    from wapc_cli.runtime.hostcalls import HostCallRequest
+    from wapc_cli.tools.bench import ConstantAnswer
 
     seen: list[str] = []
 

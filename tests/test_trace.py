@@ -10,10 +10,10 @@ import msgpack
 from conftest import guest_from_wat
 from stub_guests import FORWARD_WAT
 
-from wapc_cli import events as ev
-from wapc_cli.hostcalls import HostCallRequest, HostReply
-from wapc_cli.trace import JsonlSink, RunInfo, TraceResult, TraceStats, event_dict
-from wapc_cli.trace.preview import human_ns, preview
+from wapc_cli.cli.render import JsonlSink, RunInfo, TraceResult, TraceStats, event_dict
+from wapc_cli.cli.render.preview import human_ns, preview
+from wapc_cli.runtime import events as ev
+from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
 
 
 def test_preview_kinds() -> None:

@@ -9,7 +9,7 @@ import pytest
 import wasmtime
 from conftest import wat
 
-from wapc_cli.wasmparse import (
+from wapc_cli.wasm.parse import (
     FuncType,
     MemoryType,
     Reader,

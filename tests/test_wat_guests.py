@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from conftest import WAPC_IMPORTS, guest_from_wat, module_from_wat
 
-from wapc_cli import events as ev
 from wapc_cli.engines.base import Limits
 from wapc_cli.errors import (
     GuestError,
@@ -21,9 +20,10 @@ from wapc_cli.errors import (
     UsageError,
     WapcError,
 )
-from wapc_cli.hostcalls import HostCallError, HostCallRequest
-from wapc_cli.protocol import HostAbort
-from wapc_cli.wasi import WasiOptions
+from wapc_cli.runtime import events as ev
+from wapc_cli.runtime.hostcalls import HostCallError, HostCallRequest
+from wapc_cli.runtime.session import HostAbort
+from wapc_cli.runtime.wasi import WasiOptions
 
 
 def guest_module(body: str, imports: str = "") -> str:

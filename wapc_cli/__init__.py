@@ -17,9 +17,9 @@ from .errors import (
     UsageError,
     WapcError,
 )
-from .guest import Guest, Timings, WapcModule, call_once, load_module
-from .hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
-from .wasi import WasiOptions
+from .runtime.guest import Guest, Timings, WapcModule, call_once, load_module
+from .runtime.hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
+from .runtime.wasi import WasiOptions
 
 __version__ = "0.1.0"
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import UsageError
-from ..hostcalls import HostCallHandler
-from ..payload import Encoding
+from ..runtime.hostcalls import HostCallHandler
+from ..runtime.payload import Encoding
 from . import console
 from .options import (
     EncodeOpt,
@@ -32,7 +32,7 @@ from .options import (
 from .runspec import RunSpec, build_runspec
 
 if TYPE_CHECKING:
-    from ..bench import BenchResult
+    from ..tools.bench import BenchResult
 
 CountOpt = Annotated[
     int | None, typer.Option("-n", "--count", help="Measure this many calls (default 10000).")
@@ -122,7 +122,7 @@ def bench(
 
 
 def _constant_answer(answer: bytes) -> HostCallHandler:
-    from ..bench import ConstantAnswer
+    from ..tools.bench import ConstantAnswer
 
     return ConstantAnswer(answer)  # picklable: a supervised child answers by itself
 
@@ -140,8 +140,8 @@ def _engines(engine: str) -> list[str]:
 
 def _measure(spec: RunSpec, count: int | None, duration: float | None, warmup: int,
              bare: bool, show: bool) -> BenchResult:
-    from ..bench import run_bench
-    from ..supervise import needs_supervision
+    from ..isolation.supervisor import needs_supervision
+    from ..tools.bench import run_bench
 
     if needs_supervision(spec.engine, spec.limits):
         return _measure_supervised(spec, count, duration, warmup, bare, show)
@@ -188,8 +188,8 @@ def _measure_supervised(spec: RunSpec, count: int | None, duration: float | None
     back; a guest call that outlives ``--timeout`` has the child killed, which
     ends the benchmark with that limit (exit 3), as does running out of memory.
     """
-    from ..guest import read_module_file
-    from ..supervise import BenchPlan, local_handler, run_supervised
+    from ..isolation.supervisor import BenchPlan, local_handler, run_supervised
+    from ..runtime.guest import read_module_file
 
     handler = local_handler(spec.host.handler)
     kwargs: dict[str, Any] = dict(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ..payload import Decoding, Encoding
+from ..runtime.payload import Decoding, Encoding
 from .calling import CallOutcome, call_command, run_call, write_response
 from .calling import error_json as _error_json
 from .options import (

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExitCode, GuestError, GuestTrap, LimitExceeded, WapcError
-from ..guest import Guest
-from ..limits import needs_supervision
-from ..payload import DecodeError, as_text, decode_response
-from ..protocol import EventSink, LogSink
+from ..runtime.guest import Guest
+from ..runtime.limits import needs_supervision
+from ..runtime.payload import DecodeError, as_text, decode_response
+from ..runtime.session import EventSink, LogSink
 from . import console
 from .runspec import RunSpec, build_runspec
 
@@ -196,8 +196,8 @@ def _run_supervised(
     on_start: Callable[[str], None] | None = None,
 ) -> None:
     """The same call in a child process that enforces the limits (wasmer)."""
-    from ..guest import read_module_file
-    from ..supervise import run_supervised
+    from ..isolation.supervisor import run_supervised
+    from ..runtime.guest import read_module_file
 
     result = run_supervised(
         read_module_file(spec.module), operation=spec.operation, payload=spec.payload,

@@ -17,8 +17,8 @@ import typer
 
 from ..engines.base import Limits
 from ..errors import ExitCode
-from ..guest import read_module_file
-from ..limits import DEFAULT_TIMEOUT_S, build_limits
+from ..runtime.guest import read_module_file
+from ..runtime.limits import DEFAULT_TIMEOUT_S, build_limits
 from . import console
 from .options import EngineOpt, JsonOpt, ModuleArg, TimeoutOpt
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # rich and the inspector load when a report is made, not with
     from rich.console import Console
     from rich.table import Table
 
-    from ..inspect import Finding, Report, RunResult
+    from ..tools.inspect import Finding, Report, RunResult
 
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Fail (exit 4) on warnings too, not only on errors.")
@@ -56,7 +56,7 @@ def inspect(
     timeout: TimeoutOpt = None,
 ) -> None:
     """Check MODULE against the waPC ABI without running it (--run: run its init too)."""
-    from ..inspect import inspect_module
+    from ..tools.inspect import inspect_module
 
     where = os.fspath(module)
     data = read_module_file(module)  # missing, empty, text, a directory: exit 2
@@ -87,8 +87,8 @@ def _run_limits(engine: str, timeout: str | None) -> Limits:
 
 
 def _run_init(data: bytes, where: str, report: Report, engine: str, limits: Limits) -> RunResult:
-    from ..inspect import run_init
-    from ..supervise import needs_supervision
+    from ..isolation.supervisor import needs_supervision
+    from ..tools.inspect import run_init
 
     if not needs_supervision(engine, limits):
         return run_init(data, where, engine=engine, limits=limits)
@@ -102,9 +102,9 @@ def _run_init_supervised(
     import time
 
     from ..errors import EngineUnavailable
-    from ..events import Event, InitStep
-    from ..inspect import InitRun, RunResult
-    from ..supervise import run_supervised
+    from ..isolation.supervisor import run_supervised
+    from ..runtime.events import Event, InitStep
+    from ..tools.inspect import InitRun, RunResult
 
     steps: list[InitRun] = []
     logs: list[tuple[str, str]] = []
@@ -247,7 +247,7 @@ def escape(text: str) -> str:
 
 
 def display_name(text: str, limit: int = 100) -> str:
-    from ..inspect import display_name as shown
+    from ..tools.inspect import display_name as shown
 
     return shown(text, limit)
 
@@ -278,7 +278,7 @@ def _toolchain(report: Report, out: Console) -> None:
 
 
 def _exports(report: Report, out: Console, k: _Marks) -> None:
-    from ..inspect import PAGE
+    from ..tools.inspect import PAGE
 
     out.print(f"\n[bold]Exports[/] ({len(report.exports)})")
     grid = _grid()

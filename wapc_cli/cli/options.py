@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..payload import Encoding
+from ..runtime.payload import Encoding
 
 ModuleArg = Annotated[
     Path, typer.Argument(help="The waPC guest module (.wasm).", show_default=False)

@@ -6,15 +6,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..cache import ModuleCache, enabled_by_env
 from ..engines.base import Limits
 from ..errors import UsageError
-from ..guest import Guest, WapcModule, load_module
-from ..hostcalls import HostCallHandler, no_handler
-from ..limits import DEFAULT_TIMEOUT_S, build_limits
-from ..payload import resolve_payload
-from ..protocol import EventSink, LogSink
-from ..wasi import WasiOptions
+from ..runtime.cache import ModuleCache, enabled_by_env
+from ..runtime.guest import Guest, WapcModule, load_module
+from ..runtime.hostcalls import HostCallHandler, no_handler
+from ..runtime.limits import DEFAULT_TIMEOUT_S, build_limits
+from ..runtime.payload import resolve_payload
+from ..runtime.session import EventSink, LogSink
+from ..runtime.wasi import WasiOptions
 
 # Plain classes, not dataclasses: they are on the one-shot `wapc call` path (see
 # the note in engines/base.py).
@@ -118,7 +118,7 @@ def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None
                force: bool = False) -> HostSetup:
     if not stubs and not preset and not record:
         return HostSetup()
-    from ..stubs.host import build_host_setup
+    from ..tools.stubs.host import build_host_setup
 
     return build_host_setup(stubs or [], preset, record, force)
 

@@ -28,7 +28,7 @@ def check(
     ],
 ) -> None:
     """Check stub tables: every problem as FILE:LINE:COLUMN on stderr; exit 2 if any."""
-    from ..stubs import check_stub_file
+    from ..tools.stubs import check_stub_file
 
     failed = False
     for path in files:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..hostcalls import HostCallHandler, HostCallRequest, HostReply
-from ..payload import Encoding
-from ..protocol import HostAbort
+from ..runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
+from ..runtime.payload import Encoding
+from ..runtime.session import HostAbort
 from .call import CallOutcome, _error_json, run_call
 from .options import (
     ArgOpt,
@@ -35,7 +35,7 @@ from .options import (
 from .runspec import RunSpec, build_runspec
 
 if TYPE_CHECKING:  # the renderers load only when `trace` runs, keeping start-up quick
-    from ..trace import TraceSink
+    from .render import TraceSink
 
 
 class TraceFormat(str, Enum):
@@ -84,13 +84,13 @@ def trace(
         max_memory=max_memory, env=env, args=arg, dirs=dir, stubs=stubs, preset=preset,
         record=record, force=force,
     )
-    from ..trace import JsonlSink, TraceResult
+    from .render import JsonlSink, TraceResult
 
     sink: TraceSink
     if format is TraceFormat.jsonl:
         sink = JsonlSink(sys.stdout)
     else:
-        from ..trace.rich_view import RichTimeline, make_console
+        from .render.trace_rich import RichTimeline, make_console
 
         sink = RichTimeline(make_console())
     outcome = _run_traced(spec, sink)
@@ -116,11 +116,11 @@ def _run_traced(spec: RunSpec, sink: TraceSink) -> CallOutcome:
     """The call with the sink told about the module and fed every event, live.
 
     On wasmer with a limit the run happens in a supervised child process
-    (wapc_cli.supervise) whose events stream to the sink as they happen; a
+    (wapc_cli.isolation.supervisor) whose events stream to the sink as they happen; a
     guest killed at the timeout still shows its steps up to then.
     """
-    from ..supervise import needs_supervision
-    from ..trace import RunInfo
+    from ..isolation.supervisor import needs_supervision
+    from .render import RunInfo
 
     host = spec.host.with_handler(_abort_aware(spec.host.handler, sink))
     traced = spec.with_host(host)

@@ -25,7 +25,7 @@ import wasmer
 from wasmer_compiler_cranelift import Compiler
 
 from ..errors import UsageError
-from ..wasmmem import cap_memories
+from ..wasm.memories import cap_memories
 from .base import (
     EngineTrap,
     EngineTrapInfo,
@@ -64,10 +64,10 @@ def _check_limits(limits: Limits) -> None:
         )
     if limits.timeout_s is not None:
         # The CLI runs wasmer in a supervised child process that it kills on time
-        # (wapc_cli.supervise); in-process there is no way to stop a running guest.
+        # (wapc_cli.isolation.supervisor); in-process there is no way to stop a running guest.
         raise UsageError(
             "a timeout is not supported by the wasmer engine in-process (wasmer 1.1 "
-            "cannot interrupt a running guest); use wapc_cli.supervise, --engine "
+            "cannot interrupt a running guest); use wapc_cli.isolation.supervisor, --engine "
             "wasmtime, or no timeout"
         )
 

@@ -294,7 +294,7 @@ class WasmtimeEngine:
             raise ValueError(str(exc).strip().splitlines()[0]) from None
         return WasmtimeModule(self, module, engine)
 
-    # -- compiled-module cache (wapc_cli.cache) ------------------------------------
+    # -- compiled-module cache (wapc_cli.runtime.cache) ------------------------------------
     def code_config(self, limits: Limits) -> str:
         fuel, epoch = limits.fuel is not None, limits.timeout_s is not None
         return f"consume_fuel={int(fuel)};epoch_interruption={int(epoch)};memory_may_move=0"

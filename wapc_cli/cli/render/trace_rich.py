@@ -1,0 +1,234 @@
+"""The Rich timeline: one row per ABI step, printed as it happens, then a summary.
+
+Rows are fixed-width grids, so columns line up although each row is printed on
+its own (that is what keeps the view live). Payload text never goes through
+Rich markup: a guest's bytes cannot restyle the output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, TextIO
+
+from rich.console import Console, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from ...runtime import events as ev
+from ...tools.trace import AbortedHostCall, RunInfo, TraceResult, TraceSink
+from .preview import human_bytes, human_ns, preview
+
+_STEP_STYLE = {
+    "init": "dim",
+    "guest_call": "bold",
+    "host_call": "cyan",
+    "console_log": "magenta",
+    "guest_response": "green",
+    "guest_error": "red",
+    "return": "bold",
+}
+_PREVIEW = 160  # characters of a payload preview (wrapped within the detail column)
+
+
+def make_console(stream: TextIO | None = None) -> Console:
+    """Plain text (no ANSI codes) unless writing to a terminal and NO_COLOR is unset."""
+    stream = stream or sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    force = bool(os.environ.get("FORCE_COLOR")) and not os.environ.get("NO_COLOR")
+    plain = not force and (bool(os.environ.get("NO_COLOR")) or not tty
+                           or os.environ.get("TERM") == "dumb")
+    return Console(
+        file=stream, highlight=False, emoji=False, markup=False,
+        color_system=None if plain else "auto", force_terminal=force or None,
+        width=None if tty else _columns(),
+    )
+
+
+def _columns() -> int:
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "80")))
+    except ValueError:
+        return 80
+
+
+class RichTimeline(TraceSink):
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+        self._section: str | None = None
+
+    # -- layout ---------------------------------------------------------------------
+    def _grid(self) -> Table:
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=9, justify="right", no_wrap=True)  # t, ms since start
+        grid.add_column(width=8, justify="right", no_wrap=True)  # took; bytes on sub-rows
+        grid.add_column(width=17, no_wrap=True)  # step
+        grid.add_column(ratio=1, overflow="fold")  # what happened
+        return grid
+
+    def _section_rule(self, title: str) -> None:
+        if self._section != title:
+            self._section = title
+            self._print(Rule(Text(title, style="bold"), style="dim", align="left"))
+
+    def start(self, info: RunInfo) -> None:
+        super().start(info)
+        head = Text.assemble(
+            ("wapc trace ", "bold"), (info.module, "bold"), " ", (info.operation, "bold cyan"),
+            f"  ({info.engine})",
+        )
+        self._print(head)
+        details = self._grid()
+        size, label, text = _bytes_row("payload", info.payload)
+        details.add_row("", Text(size, style="dim"), Text(label, style="dim"), text)
+        details.add_row("", "", Text("host calls", style="dim"), Text(info.host))
+        self._print(details)
+        legend = self._grid()
+        legend.add_row("t ms", "took", "step", "", style="dim")
+        self._print(legend)
+
+    # -- events -------------------------------------------------------------------------
+    def emit(self, event: ev.Event) -> None:
+        if isinstance(event, ev.InitStep):
+            self._section_rule("init")
+        elif isinstance(event, ev.GuestCall):
+            self._section_rule(f"call {event.operation}")
+        grid = self._grid()
+        took = human_ns(event.duration_ns) if event.duration_ns else ""
+        style = _STEP_STYLE.get(event.name, "")
+        step = "init" if isinstance(event, ev.InitStep) else event.name
+        rows = self._detail(event)
+        first, rest = rows[0], rows[1:]
+        grid.add_row(f"{self.shown_t(event) / 1e6:.3f}", took, Text(step, style=style), first)
+        for size, label, text in rest:
+            grid.add_row("", Text(size, style="dim"), Text("  " + label, style="dim"), text)
+        self._print(grid)
+
+    def _print(self, renderable: RenderableType) -> None:
+        """Print now (live), without the padding Rich adds after the last column."""
+        with self.console.capture() as captured:
+            self.console.print(renderable)
+        lines = captured.get().splitlines()
+        self.console.file.write("".join(line.rstrip() + "\n" for line in lines))
+        self.console.file.flush()
+
+    def _detail(self, event: ev.Event) -> list[Any]:
+        if isinstance(event, ev.InitStep):
+            name = "instantiate + start section" if event.step == "start" else event.step
+            return [Text.assemble(name, " · ", _outcome(event.outcome))]
+        if isinstance(event, ev.GuestCall):
+            return [Text(f"{event.operation} · op {event.op_len} B · "
+                         f"payload {event.payload_len} B")]
+        if isinstance(event, ev.GuestRequest):
+            return [Text(f"op {event.op_len} B → {event.op_ptr:#x} · "
+                         f"payload {event.payload_len} B → {event.ptr:#x}")]
+        if isinstance(event, ev.HostCall):
+            return self._host_call(event)
+        if isinstance(event, (ev.HostResponseLen, ev.HostErrorLen)):
+            return [Text(f"{event.value} B")]
+        if isinstance(event, (ev.HostResponse, ev.HostError)):
+            return [Text(f"{event.length} B → {event.ptr:#x}")]
+        if isinstance(event, ev.ConsoleLog):
+            return [Text.assemble((f"[{event.source}] ", "dim"), event.message)]
+        if isinstance(event, ev.GuestResponse):
+            return [Text(f"{event.length} B ← {event.ptr:#x}"), _bytes_row("data", event.data)]
+        if isinstance(event, ev.GuestErrorSet):
+            return [Text(f"{event.length} B ← {event.ptr:#x}"),
+                    ("", "error", Text(event.message, style="red"))]
+        if isinstance(event, ev.Return):
+            value = "-" if event.value is None else str(event.value)
+            rows: list[Any] = [Text.assemble(f"{value} · ", _outcome(event.outcome))]
+            if event.message:
+                rows.append(("", "why", Text(event.message, style="red")))
+            rows.extend(("", "warning", Text(w, style="yellow")) for w in event.warnings)
+            return rows
+        return [Text(repr(event))]
+
+    def _host_call(self, event: ev.HostCall) -> list[Any]:
+        key = f"{event.binding}:{event.namespace}:{event.operation}"
+        if isinstance(event, AbortedHostCall):
+            verdict = Text("run stopped", style="bold red")
+        else:
+            verdict = _outcome("ok" if event.result == 1 else "failed")
+        head = Text.assemble((key, "cyan"), " → ", verdict)
+        head.append(f"  [{event.stub or 'no handler'}]", style="dim")
+        rows: list[Any] = [head, _bytes_row("sent", event.payload)]
+        if event.error is not None:
+            rows.append(("", "error", Text(event.error, style="red")))
+        if event.response or event.error is None:
+            rows.append(_bytes_row("got", event.response))
+        return rows
+
+    # -- summary ----------------------------------------------------------------------------
+    def finish(self, result: TraceResult) -> None:
+        self._section = None
+        self._section_rule("summary")
+        stats = self.stats
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=9, no_wrap=True, style="dim")
+        grid.add_column(ratio=1, overflow="fold")
+        outcome = Text.assemble(_outcome("ok" if result.exit_code == 0 else result.kind),
+                                f" (exit {result.exit_code})")
+        if result.message:
+            outcome.append(f": {result.message}", style="red")
+        grid.add_row("result", outcome)
+        if result.response is not None:
+            size, label, text = _bytes_row("", result.response)
+            grid.add_row("response", Text.assemble((f"{size} {label.strip()} ", "dim"), text))
+        exchange = max(0, stats.total_ns - stats.render_ns)
+        grid.add_row("time", Text(
+            f"{human_ns(exchange)} exchange · guest {human_ns(stats.guest_ns)} · "
+            f"host {human_ns(stats.host_ns)} · init {human_ns(stats.init_ns)}"
+        ))
+        if stats.render_ns:
+            grid.add_row("", Text(f"(+{human_ns(stats.render_ns)} drawing this trace, "
+                                  "left out of the figures)", style="dim"))
+        calls = sum(s.count for s in stats.host_calls.values())
+        failed = sum(s.failed for s in stats.host_calls.values())
+        grid.add_row("host", Text(f"{calls} call{'s' if calls != 1 else ''}"
+                                  + (f", {failed} failed" if failed else "")))
+        for key, item in stats.host_calls.items():
+            line = Text.assemble((key, "cyan"), f" ×{item.count}")
+            if item.failed:
+                line.append(f" ({item.failed} failed)", style="red")
+            line.append(f" · {human_ns(item.duration_ns)}", style="dim")
+            grid.add_row("", line)
+        grid.add_row("bytes", Text(
+            f"in {human_bytes(stats.bytes_in)} (request + host answers) · "
+            f"out {human_bytes(stats.bytes_out)} (host-call payloads + response)"
+        ))
+        if stats.logs:
+            grid.add_row("logs", Text(f"{stats.logs} console line{'s' if stats.logs != 1 else ''}"))
+        for warning in result.warnings:
+            grid.add_row("warning", Text(warning, style="yellow"))
+        if result.preset:
+            for name, value in _preset_lines(result.preset):
+                grid.add_row(name, Text(value))
+        self._print(grid)
+
+
+def _outcome(word: str) -> Text:
+    style = "green" if word in ("ok", "exit(0)") else "red"
+    return Text(word, style=f"bold {style}")
+
+
+def _bytes_row(label: str, data: bytes) -> tuple[str, str, Text]:
+    """(size, label with the payload's kind, preview) for a sub-row of a step."""
+    kind, shown = preview(data, _PREVIEW)
+    if kind == "empty":
+        return human_bytes(0), label, Text("(empty)", style="dim")
+    return human_bytes(len(data)), f"{label} {kind}" if kind != "text" else label, Text(shown)
+
+
+def _preset_lines(state: dict[str, Any]) -> list[tuple[str, str]]:
+    keys = state.get("kvstore_keys") or []
+    lines = [("kvstore", "keys: " + ", ".join(keys) if keys else "(empty)")]
+    lines += [("logger", f"{item['level']}: {item['message']}") for item in state.get("logs", [])]
+    for name in ("counters", "gauges", "histograms"):
+        values = state.get(name) or {}
+        if values:
+            shown = ", ".join(f"{key}={value}" for key, value in values.items())
+            lines.append(("metrics", f"{name}: {shown}"))
+    return lines

@@ -1,0 +1,407 @@
+"""YAML stub tables -> :class:`StubTable`, with every problem at ``file:line:column``.
+
+The format is documented in docs/stubs.md and described by
+``wapc_cli/schemas/stubs.schema.json``; tests keep the two in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import yaml
+
+from ...errors import InputFileError
+from ...runtime.payload import read_user_file
+from .model import DEFAULTS, PRESETS, Answer, Body, PayloadTest, Rule, StubTable
+from .source import Node, Source, kind_of
+
+TOP_KEYS = ("default", "preset", "kvstore", "calls")
+RULE_KEYS = ("name", "match", "when", "reply", "replies", "error", "body", "delay_ms", "times")
+MATCH_KEYS = ("binding", "namespace", "operation")
+WHEN_KEYS = ("text", "regex", "hex", "json", "msgpack")
+FORMS = ("text", "hex", "base64", "file", "json", "msgpack", "echo", "exec")
+DATA_FORMS = ("text", "hex", "base64", "file", "json", "msgpack")  # no per-call forms
+EXEC_TIMEOUT_S = 10.0
+
+
+def load_stub_file(path: Path) -> StubTable:
+    """Load and check one table; raises StubTableError listing every problem."""
+    source = Source(path)
+    table = parse_table(source, _read_text(source, "stub table"))
+    source.raise_if_any()
+    assert table is not None
+    return table
+
+
+def check_stub_file(path: Path) -> tuple[StubTable | None, Source]:
+    """Like :func:`load_stub_file`, but hands back the problems instead of raising."""
+    source = Source(path)
+    table = parse_table(source, _read_text(source, "stub table"))
+    source.problems.sort(key=lambda p: (p.file, p.line, p.column))
+    return (table if not source.problems else None), source
+
+
+def _read_text(source: Source, what: str) -> str:
+    data = read_user_file(str(source.path), what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{source.display}: {what} is not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
+
+
+def parse_table(source: Source, text: str) -> StubTable | None:
+    root = source.compose(text)
+    if root is None:
+        if not source.problems:
+            source.problem(None, "empty stub table; expected a mapping with 'calls:'")
+        return None
+    entries = source.mapping(root, "stub table")
+    if entries is None:
+        return None
+    source.only_keys(entries, TOP_KEYS, "stub table")
+    default = _choice(source, entries, "default", DEFAULTS)
+    preset = _choice(source, entries, "preset", PRESETS)
+    kvstore = None
+    if "kvstore" in entries:
+        kvstore = _kvstore(source, entries["kvstore"][1])
+    rules: list[Rule] = []
+    if "calls" in entries:
+        calls = entries["calls"][1]
+        if isinstance(calls, yaml.SequenceNode):
+            for index, node in enumerate(calls.value):
+                rule = _rule(source, node, index)
+                if rule is not None:
+                    rules.append(rule)
+        elif not _is_null(calls):
+            source.problem(calls, f"calls: expected a list of rules, got {kind_of(calls)}")
+    return StubTable(str(source.path), tuple(rules), default, preset, kvstore)
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+
+
+def _choice(
+    source: Source, entries: dict[str, tuple[Node, Node]], key: str, choices: tuple[str, ...]
+) -> str | None:
+    if key not in entries:
+        return None
+    node = entries[key][1]
+    value = source.string(node, key)
+    if value is not None and value not in choices:
+        source.problem(node, f"{key}: expected one of {', '.join(choices)}, got '{value}'")
+        return None
+    return value
+
+
+# -- rules ---------------------------------------------------------------------
+def _rule(source: Source, node: Node, index: int) -> Rule | None:
+    what = f"calls[{index}]"
+    entries = source.mapping(node, what)
+    if entries is None:
+        return None
+    before = len(source.problems)
+    source.only_keys(entries, RULE_KEYS, what)
+    name = source.string(entries["name"][1], f"{what}.name") if "name" in entries else None
+    if "match" not in entries:
+        source.problem(node, f"{what}: missing 'match' (binding:namespace:operation)")
+        key: tuple[str, str, str] | None = None
+    else:
+        key = _match(source, entries["match"][1], f"{what}.match")
+    when = _when(source, entries["when"][1], f"{what}.when") if "when" in entries else ()
+    answers = _answers(source, node, entries, what)
+    delay = times = None
+    if "delay_ms" in entries:
+        delay = source.number(entries["delay_ms"][1], f"{what}.delay_ms")
+    if "times" in entries:
+        times = source.integer(entries["times"][1], f"{what}.times")
+    if len(source.problems) > before or key is None or answers is None:
+        return None
+    label = name or f"{Path(source.display).name}:{node.start_mark.line + 1}"
+    return Rule(label, *key, when, answers, (delay or 0.0) / 1000.0, times)
+
+
+def _match(source: Source, node: Node, what: str) -> tuple[str, str, str] | None:
+    if isinstance(node, yaml.MappingNode):
+        entries = source.mapping(node, what)
+        if entries is None or not source.only_keys(entries, MATCH_KEYS, what):
+            return None
+        parts = []
+        for key in MATCH_KEYS:
+            value = source.string(entries[key][1], f"{what}.{key}") if key in entries else "*"
+            if value is None:
+                return None
+            parts.append(value)
+        return parts[0], parts[1], parts[2]
+    text = source.string(node, what)
+    if text is None:
+        return None
+    if text == "*":
+        return "*", "*", "*"
+    parts = text.split(":", 2)  # the operation may itself contain ':'
+    if len(parts) != 3:
+        source.problem(
+            node,
+            f"{what}: expected 'binding:namespace:operation' (each part may be a glob), "
+            f"got '{text}'",
+        )
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def _when(source: Source, node: Node, what: str) -> tuple[PayloadTest, ...]:
+    entries = source.mapping(node, what)
+    if entries is None:
+        return ()
+    source.only_keys(entries, WHEN_KEYS, what)
+    if not entries:
+        source.problem(node, f"{what}: expected at least one of {', '.join(WHEN_KEYS)}")
+    tests = []
+    for kind, (_, value_node) in entries.items():
+        where = f"{what}.{kind}"
+        if kind == "text":
+            text = source.string(value_node, where)
+            if text is not None:
+                tests.append(PayloadTest("text", text))
+        elif kind == "regex":
+            pattern = source.string(value_node, where)
+            if pattern is not None:
+                try:
+                    tests.append(PayloadTest("regex", re.compile(pattern)))
+                except re.error as exc:
+                    source.problem(value_node, f"{where}: not a valid regular expression: {exc}")
+        elif kind == "hex":
+            data = _hex(source, value_node, where)
+            if data is not None:
+                tests.append(PayloadTest("hex", data))
+        elif kind in ("json", "msgpack"):
+            tests.append(PayloadTest(kind, source.value(value_node)))
+    return tuple(tests)
+
+
+def _answers(
+    source: Source, node: Node, entries: dict[str, tuple[Node, Node]], what: str
+) -> tuple[Answer, ...] | None:
+    given = [k for k in ("reply", "replies", "error") if k in entries]
+    if len(given) != 1:
+        if given:
+            source.problem(
+                entries[given[1]][0],
+                f"{what}: has both '{given[0]}' and '{given[1]}'; give exactly one of "
+                "reply, replies, error",
+            )
+        else:
+            source.problem(node, f"{what}: needs one of reply, replies, error")
+        return None
+    if "body" in entries and given[0] != "error":
+        source.problem(entries["body"][0], f"{what}: 'body' goes with 'error' only")
+        return None
+    kind = given[0]
+    value = entries[kind][1]
+    if kind == "reply":
+        body = parse_body(source, value, f"{what}.reply")
+        return (Answer(body),) if body is not None else None
+    if kind == "error":
+        answer = _error_answer(source, value, entries.get("body"), what)
+        return (answer,) if answer is not None else None
+    if not isinstance(value, yaml.SequenceNode) or not value.value:
+        source.problem(value, f"{what}.replies: expected a non-empty list of replies")
+        return None
+    answers = []
+    for index, item in enumerate(value.value):
+        answer = _sequence_item(source, item, f"{what}.replies[{index}]")
+        if answer is not None:
+            answers.append(answer)
+    return tuple(answers) if len(answers) == len(value.value) else None
+
+
+def _sequence_item(source: Source, node: Node, what: str) -> Answer | None:
+    if isinstance(node, yaml.MappingNode):
+        keys = {str(k.value) for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+        if "error" in keys:
+            entries = source.mapping(node, what)
+            if entries is None or not source.only_keys(entries, ("error", "body"), what):
+                return None
+            return _error_answer(source, entries["error"][1], entries.get("body"), what)
+    body = parse_body(source, node, what)
+    return Answer(body) if body is not None else None
+
+
+def _error_answer(
+    source: Source, node: Node, body: tuple[Node, Node] | None, what: str
+) -> Answer | None:
+    message = source.string(node, f"{what}.error")
+    parsed = parse_body(source, body[1], f"{what}.body") if body is not None else Body()
+    if message is None or parsed is None:
+        return None
+    return Answer(parsed, message)
+
+
+# -- reply bodies ----------------------------------------------------------------
+def parse_body(
+    source: Source, node: Node, what: str, forms: tuple[str, ...] = FORMS
+) -> Body | None:
+    """A reply: a plain string (UTF-8 text) or a mapping with exactly one form."""
+    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):
+        return Body(str(node.value).encode("utf-8"))
+    if not isinstance(node, yaml.MappingNode):
+        source.problem(
+            node, f"{what}: expected a string or a mapping with one of {', '.join(forms)}; "
+            f"got {kind_of(node)}",
+        )
+        return None
+    entries = source.mapping(node, what)
+    if entries is None:
+        return None
+    modifiers = ("timeout_s",) if "exec" in forms else ()
+    if not source.only_keys(entries, forms + modifiers, what):
+        return None
+    given = [k for k in entries if k in forms]
+    if len(given) != 1:
+        if given:
+            source.problem(
+                node, f"{what}: has {len(given)} forms ({', '.join(given)}); give exactly one"
+            )
+        else:
+            source.problem(node, f"{what}: expected one of {', '.join(forms)}")
+        return None
+    form = given[0]
+    value = entries[form][1]
+    where = f"{what}.{form}"
+    if "timeout_s" in entries and form != "exec":
+        source.problem(entries["timeout_s"][0], f"{what}: 'timeout_s' goes with 'exec' only")
+        return None
+    if form == "exec":
+        return _exec(source, value, entries.get("timeout_s"), where)
+    if form == "echo":
+        if source.value(value) is not True:
+            source.problem(value, f"{where}: expected true")
+            return None
+        return Body(echo=True)
+    data = _data(source, form, value, where)
+    return Body(data) if data is not None else None
+
+
+def _data(source: Source, form: str, node: Node, where: str) -> bytes | None:
+    if form == "text":
+        text = source.string(node, where)
+        return text.encode("utf-8") if text is not None else None
+    if form == "hex":
+        return _hex(source, node, where)
+    if form == "base64":
+        text = source.string(node, where)
+        if text is None:
+            return None
+        try:
+            return base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            source.problem(node, f"{where}: not valid base64")
+            return None
+    if form == "file":
+        name = source.string(node, where)
+        return source.relative_file(node, name, where) if name is not None else None
+    value = source.value(node)
+    try:
+        if form == "json":
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        import msgpack
+
+        return bytes(msgpack.packb(value, use_bin_type=True))
+    except (TypeError, ValueError) as exc:
+        source.problem(node, f"{where}: this value cannot be encoded as {form}: {exc}")
+        return None
+
+
+def _hex(source: Source, node: Node, where: str) -> bytes | None:
+    text = source.string(node, where)
+    if text is None:
+        return None
+    cleaned = "".join(text.split())
+    if cleaned[:2].lower() == "0x":
+        cleaned = cleaned[2:]
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        source.problem(node, f"{where}: not valid hex (expected pairs of 0-9a-f)")
+        return None
+
+
+def _exec(
+    source: Source, node: Node, timeout: tuple[Node, Node] | None, where: str
+) -> Body | None:
+    argv: list[str] = []
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            text = source.string(item, where)
+            if text is None:
+                return None
+            argv.append(text)
+    else:
+        text = source.string(node, where)
+        if text is None:
+            return None
+        try:
+            argv = shlex.split(text)
+        except ValueError as exc:
+            source.problem(node, f"{where}: cannot split the command: {exc}")
+            return None
+    if not argv:
+        source.problem(node, f"{where}: expected a command (a list: [program, args...])")
+        return None
+    timeout_s = EXEC_TIMEOUT_S
+    if timeout is not None:
+        value = source.number(timeout[1], f"{where}.timeout_s")
+        if value is None:
+            return None
+        if value <= 0:
+            source.problem(timeout[1], f"{where}.timeout_s: must be greater than zero")
+            return None
+        timeout_s = value
+    program = argv[0]
+    # Commands run in the table's folder, so a relative program path is relative to it.
+    if os.sep in program or "/" in program:
+        if not (source.base_dir / program).exists():
+            source.problem(node, f"{where}: no such program '{source.base_dir / program}'")
+            return None
+    elif shutil.which(program) is None:
+        source.problem(node, f"{where}: command '{program}' not found on PATH")
+        return None
+    return Body(argv=tuple(argv), timeout_s=timeout_s, cwd=str(source.base_dir))
+
+
+# -- the tarmac preset's key/value seed ------------------------------------------------
+def _kvstore(source: Source, node: Node) -> dict[str, bytes] | None:
+    """``kvstore:`` is a mapping key -> value, or the path of a JSON/YAML file holding one."""
+    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):
+        seed = Source(source.base_dir / str(node.value))
+        try:
+            text = _read_text(seed, "kvstore seed file")
+        except InputFileError as exc:
+            source.problem(node, f"kvstore: {exc}")
+            return None
+        root = seed.compose(text)
+        values = _kv_mapping(seed, root, "kvstore seed") if root is not None else {}
+        source.problems.extend(seed.problems)
+        return values
+    return _kv_mapping(source, node, "kvstore")
+
+
+def _kv_mapping(source: Source, node: Node, what: str) -> dict[str, bytes] | None:
+    entries = source.mapping(node, what)
+    if entries is None:
+        return None
+    values: dict[str, bytes] = {}
+    for key, (_, value_node) in entries.items():
+        body = parse_body(source, value_node, f"{what}.{key}", DATA_FORMS)
+        if body is not None:
+            values[key] = body.data
+    return values

@@ -1,0 +1,127 @@
+"""A loaded stub table: rules that match host calls and the answers they give.
+
+Everything here is immutable and checked at load time; the per-run state (how
+often each rule answered) lives in :class:`~wapc_cli.tools.stubs.handler.StubHandler`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...runtime.hostcalls import HostCallRequest
+from .exec_reply import run_exec
+
+DEFAULTS = ("error", "empty", "fail")
+PRESETS = ("tarmac",)
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """How a reply's bytes are made: fixed bytes, the request payload, or a command."""
+
+    data: bytes = b""
+    echo: bool = False
+    argv: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+    cwd: str | None = None
+
+    def produce(self, request: HostCallRequest) -> bytes:
+        """The reply bytes; an ``exec`` that fails raises HostCallError."""
+        if self.echo:
+            return request.payload
+        if self.argv:
+            return run_exec(self.argv, request, self.timeout_s, self.cwd)
+        return self.data
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer: success with ``body``, or a failed host call (``error``, optional body)."""
+
+    body: Body = field(default_factory=Body)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadTest:
+    """One ``when:`` condition on the request payload."""
+
+    kind: str  # text | regex | hex | json | msgpack
+    expected: Any
+
+    def matches(self, payload: bytes) -> bool:
+        if self.kind == "hex":
+            return bool(payload == self.expected)
+        if self.kind in ("text", "regex"):
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+            if self.kind == "text":
+                return bool(text == self.expected)
+            return isinstance(self.expected, re.Pattern) and bool(self.expected.search(text))
+        try:
+            if self.kind == "json":
+                value = json.loads(payload)
+            else:
+                import msgpack
+
+                value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        except Exception:  # any undecodable payload simply does not match
+            return False
+        return subset(self.expected, value)
+
+
+def subset(pattern: Any, value: Any) -> bool:
+    """``pattern`` is contained in ``value``: mappings may have extra keys, lists match
+    item by item, scalars compare equal (and true/false never equal 1/0)."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and subset(item, value[key]) for key, item in pattern.items()
+        )
+    if isinstance(pattern, list):
+        return (
+            isinstance(value, list)
+            and len(pattern) == len(value)
+            and all(subset(p, v) for p, v in zip(pattern, value, strict=True))
+        )
+    if isinstance(pattern, bool) or isinstance(value, bool):
+        return type(pattern) is type(value) and pattern == value
+    return bool(pattern == value)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    label: str  # what the trace shows as "the rule that answered"
+    binding: str
+    namespace: str
+    operation: str
+    when: tuple[PayloadTest, ...]
+    answers: tuple[Answer, ...]
+    delay_s: float = 0.0
+    times: int | None = None
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.binding}:{self.namespace}:{self.operation}"
+
+    def matches(self, request: HostCallRequest) -> bool:
+        return (
+            fnmatch.fnmatchcase(request.binding, self.binding)
+            and fnmatch.fnmatchcase(request.namespace, self.namespace)
+            and fnmatch.fnmatchcase(request.operation, self.operation)
+            and all(test.matches(request.payload) for test in self.when)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StubTable:
+    path: str
+    rules: tuple[Rule, ...] = ()
+    default: str | None = None  # None: not set in this file
+    preset: str | None = None
+    kvstore: dict[str, bytes] | None = None  # seed for the tarmac preset's store

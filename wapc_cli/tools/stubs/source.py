@@ -1,0 +1,178 @@
+"""Reading YAML as marked nodes, so every problem can name ``file:line:column``.
+
+PyYAML's ``compose`` keeps each node's start mark; the loader walks those nodes
+instead of plain Python values, and collects problems rather than stopping at
+the first, so ``wapc stubs check`` can list them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ...errors import InputFileError
+
+Node = yaml.Node
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class StubTableError(InputFileError):
+    """A stub table (or seed file) is not valid; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        first = str(problems[0])
+        more = len(problems) - 1
+        if more:
+            first += f" (and {more} more problem{'s' if more > 1 else ''}; see `wapc stubs check`)"
+        super().__init__(first)
+        self.problems = problems
+
+
+class Source:
+    """One YAML file being loaded: its name, its folder, and the problems found so far."""
+
+    def __init__(self, path: Path, display: str | None = None) -> None:
+        self.path = path
+        self.display = display or str(path)
+        self.base_dir = path.parent
+        self.problems: list[Problem] = []
+
+    # -- reporting ---------------------------------------------------------------
+    def problem(self, node: Node | None, message: str) -> None:
+        line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+        self.problems.append(Problem(self.display, line, column, message))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise StubTableError(self.problems)
+
+    # -- parsing -----------------------------------------------------------------
+    def compose(self, text: str) -> Node | None:
+        try:
+            return yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            what = str(exc.problem or exc.context or "invalid YAML")
+            if exc.context and exc.problem:
+                where = exc.context_mark
+                at = f" at {where.line + 1}:{where.column + 1}" if where else ""
+                what += f" ({exc.context}{at})"
+            self.problems.append(Problem(self.display, line, column, f"YAML syntax: {what}"))
+        except yaml.YAMLError as exc:
+            self.problems.append(Problem(self.display, 1, 1, f"YAML: {exc}"))
+        return None
+
+    # -- typed access to nodes ---------------------------------------------------
+    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]] | None:
+        """A mapping's entries by key (key node kept for marks); None after a problem."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{what}: expected a mapping, got {kind_of(node)}")
+            return None
+        entries: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag.endswith(":str")):
+                self.problem(key_node, f"{what}: keys must be strings")
+                continue
+            key = str(key_node.value)
+            if key in entries:
+                self.problem(key_node, f"{what}: duplicate key '{key}'")
+                continue
+            entries[key] = (key_node, value_node)
+        return entries
+
+    def only_keys(
+        self, entries: dict[str, tuple[Node, Node]], allowed: Iterable[str], what: str
+    ) -> bool:
+        allowed = list(allowed)
+        ok = True
+        for key, (key_node, _) in entries.items():
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.problem(
+                    key_node,
+                    f"{what}: unknown key '{key}'{hint}; expected one of: {', '.join(allowed)}",
+                )
+                ok = False
+        return ok
+
+    def string(self, node: Node, what: str) -> str | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):
+            return str(node.value)
+        self.problem(node, f"{what}: expected a string, got {kind_of(node)}")
+        return None
+
+    def integer(self, node: Node, what: str, minimum: int = 0) -> int | None:
+        value = self.value(node) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(node, f"{what}: expected a whole number, got {kind_of(node)}")
+            return None
+        if value < minimum:
+            self.problem(node, f"{what}: expected a number >= {minimum}, got {value}")
+            return None
+        return value
+
+    def number(self, node: Node, what: str, minimum: float = 0.0) -> float | None:
+        value = self.value(node) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.problem(node, f"{what}: expected a number, got {kind_of(node)}")
+            return None
+        if value < minimum:
+            self.problem(node, f"{what}: expected a number >= {minimum:g}, got {value}")
+            return None
+        return float(value)
+
+    def value(self, node: Node) -> Any:
+        """The plain Python value of a node (for json:/msgpack: payloads)."""
+        loader = yaml.SafeLoader("")
+        try:
+            return loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self.problem(node, f"cannot read this value: {exc}")
+            return None
+        finally:
+            loader.dispose()
+
+    def relative_file(self, node: Node, name: str, what: str) -> bytes | None:
+        """Read a file named in the table, relative to the table's own folder."""
+        path = self.base_dir / name
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            self.problem(node, f"{what}: no such file '{path}'")
+        except IsADirectoryError:
+            self.problem(node, f"{what}: '{path}' is a directory, not a file")
+        except OSError as exc:
+            self.problem(node, f"{what}: cannot read '{path}' ({exc.strerror})")
+        return None
+
+
+def kind_of(node: Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    tag = node.tag.rsplit(":", 1)[-1]
+    if tag == "null":
+        return "nothing (null)"
+    names = {"str": "a string", "int": "a number", "float": "a number", "bool": "true/false"}
+    if tag == "str":
+        return f"the string {node.value!r}"
+    return f"{names.get(tag, tag)} ({node.value!r})"
