@@ -28,8 +28,7 @@ from wapc_cli.engines.base import (
     Limits,
 )
 from wapc_cli.runtime.guest import Guest, WapcModule
-
-PAGE = 65536
+from wapc_cli.wasm.constants import PAGE
 
 Arg = int | Callable[[dict[str, int]], int]
 
@@ -109,6 +108,8 @@ class MemoryMisuse(AssertionError):
 
 
 class BytearrayMemory:
+    lends_views = False  # a subclass with a view() says True
+
     def __init__(self, size: int = PAGE) -> None:
         self.data = bytearray(size)
         self.violations: list[str] = []
@@ -192,6 +193,9 @@ class FakeModule:
 
 
 class FakeInstance:
+    unsigned_args = False  # like most engines: i32 arguments arrive signed (see _i32)
+    hot_path = "fake"
+
     def __init__(self, module: FakeModule, host_functions: Mapping[tuple[str, str], HostFn]):
         self.module = module
         declared = {(d.module, d.name) for d in module.imports}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -156,13 +158,20 @@ def test_cache_dir_honours_the_environment(
     monkeypatch.setenv("WAPC_CACHE_DIR", str(tmp_path / "c"))
     assert ModuleCache().directory == tmp_path / "c"
     monkeypatch.delenv("WAPC_CACHE_DIR")
-    assert "wapc" in str(ModuleCache().directory)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the XDG rule is the Linux one")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ModuleCache().directory == tmp_path / "xdg" / "wapc" / "modules"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert ModuleCache().directory == tmp_path / "home" / ".cache" / "wapc" / "modules"
 
 
-def _wapc(args: list[str], cache_dir: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _wapc(args: list[str], cache_dir: Path, tmp_path: Path,
+          timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     env = {"WAPC_CACHE_DIR": str(cache_dir), "PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-m", "wapc_cli", *args], capture_output=True,
-                          text=True, env=env, cwd=tmp_path)
+                          text=True, env=env, cwd=tmp_path, timeout=timeout)
 
 
 def test_cli_call_uses_the_cache_and_no_cache_skips_it(tmp_path: Path) -> None:
@@ -191,3 +200,132 @@ def test_default_dir_follows_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: 
     else:
         monkeypatch.setenv("XDG_CACHE_HOME", xdg)
     assert default_dir() == Path(user_cache_dir("wapc", appauthor=False)) / "modules"
+
+
+# -- a cache directory or entry that someone else could have written ----------------------
+posix_only = pytest.mark.skipif(not hasattr(os, "geteuid"), reason="owner and mode bits: POSIX")
+
+
+def _hit_key(runtime: Any, data: bytes, limits: Limits | None = None) -> CacheKey:
+    return CacheKey(hashlib.sha256(data).hexdigest(), runtime.name, runtime.version,
+                    runtime.code_config(limits or Limits()))
+
+
+def test_the_directory_is_created_private(tmp_path: Path) -> None:
+    cache = ModuleCache(tmp_path / "new" / "modules")
+    cache.store(key(), b"artifact")
+    assert stat.S_IMODE(cache.directory.stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE(cache.path_for(key()).stat().st_mode) == 0o600
+
+
+@posix_only
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o1777])
+def test_a_directory_others_can_write_is_neither_read_nor_written(
+    tmp_path: Path, mode: int
+) -> None:
+    cache = ModuleCache(tmp_path / "modules")
+    cache.store(key(), b"planted machine code")
+    cache.directory.chmod(mode)
+    problem = cache.problem()
+    assert problem and "writable by other users" in problem and f"{mode:04o}" in problem
+    assert cache.load(key()) is None
+    with pytest.raises(PermissionError, match="writable by other users"):
+        cache.store(key(b"another"), b"code")
+    assert cache.path_for(key()).exists()  # someone else's directory: nothing removed
+    assert not cache.path_for(key(b"another")).exists()
+    result = compile_module(get_engine("wasmtime"), wasm(), Limits(), cache)
+    assert not result.cache_hit and result.note and "writable by other users" in result.note
+    assert len(list(cache.directory.glob("*.bin"))) == 1
+
+
+@posix_only
+def test_another_users_directory_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = get_engine("wasmtime")
+    cache = ModuleCache(tmp_path)
+    compile_module(runtime, wasm(), Limits(), cache)  # a valid entry, by "them"
+    real_uid = os.geteuid()
+    monkeypatch.setattr(os, "geteuid", lambda: real_uid + 1)
+    problem = cache.problem()
+    assert problem and "belongs to another user" in problem
+    result = compile_module(runtime, wasm(), Limits(), cache)
+    assert not result.cache_hit and result.note and "another user" in result.note
+
+
+@posix_only
+def test_an_entry_others_can_write_is_a_miss_and_replaced(tmp_path: Path) -> None:
+    runtime = get_engine("wasmtime")
+    cache = ModuleCache(tmp_path)
+    compile_module(runtime, wasm(), Limits(), cache)
+    (entry,) = tmp_path.glob("*.bin")
+    entry.chmod(0o666)
+    assert cache.load(_hit_key(runtime, wasm())) is None
+    assert not entry.exists()
+    assert not compile_module(runtime, wasm(), Limits(), cache).cache_hit
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    assert compile_module(runtime, wasm(), Limits(), cache).cache_hit
+
+
+def test_a_symlink_in_place_of_an_entry_is_not_followed(tmp_path: Path) -> None:
+    runtime = get_engine("wasmtime")
+    elsewhere = tmp_path / "elsewhere.bin"
+    cache = ModuleCache(tmp_path / "modules")
+    compile_module(runtime, wasm(), Limits(), ModuleCache(tmp_path / "valid"))
+    (valid,) = (tmp_path / "valid").glob("*.bin")
+    elsewhere.write_bytes(valid.read_bytes())  # a valid entry, reached through a link
+    cache.directory.mkdir(mode=0o700)
+    entry = cache.path_for(_hit_key(runtime, wasm()))
+    entry.symlink_to(elsewhere)
+    result = compile_module(runtime, wasm(), Limits(), cache)
+    assert not result.cache_hit
+    assert not entry.is_symlink() and entry.is_file()  # replaced by a real entry
+    assert elsewhere.read_bytes() == valid.read_bytes()  # the link's target untouched
+
+
+@posix_only
+def test_a_fifo_in_place_of_an_entry_is_a_miss_not_a_hang(tmp_path: Path) -> None:
+    """A real process: reading a FIFO nobody writes to would block it forever."""
+    module = tmp_path / "echo.wasm"
+    module.write_bytes(wasm())
+    cache_dir = tmp_path / "cache"
+    argv = ["call", str(module), "echo", "-p", "hi", "--json"]
+    assert _wapc(argv, cache_dir, tmp_path).returncode == 0
+    (entry,) = cache_dir.glob("*.bin")  # the entry of the CLI's own key
+    entry.unlink()
+    os.mkfifo(entry)
+    result = _wapc(argv, cache_dir, tmp_path, timeout=60)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert stat.S_ISREG(entry.lstat().st_mode)  # replaced by a real entry
+
+
+@pytest.mark.parametrize("header", [b"[" * 30_000, b'{"a":' * 20_000, b"\xff\xfe", b"[1]"])
+def test_a_corrupt_header_is_a_miss_removed_and_rewritten(tmp_path: Path, header: bytes) -> None:
+    runtime = get_engine("wasmtime")
+    cache = ModuleCache(tmp_path)
+    entry = cache.path_for(_hit_key(runtime, wasm()))
+    entry.write_bytes(cache_mod.MAGIC + len(header).to_bytes(4, "little") + header + b"code")
+    entry.chmod(0o600)
+    assert cache.load(_hit_key(runtime, wasm())) is None
+    assert not entry.exists()
+    entry.write_bytes(cache_mod.MAGIC + len(header).to_bytes(4, "little") + header + b"code")
+    entry.chmod(0o600)
+    assert not compile_module(runtime, wasm(), Limits(), cache).cache_hit
+    assert compile_module(runtime, wasm(), Limits(), cache).cache_hit  # rewritten, valid
+
+
+def test_cli_warns_once_and_runs_without_a_cache_others_can_write(tmp_path: Path) -> None:
+    module = tmp_path / "echo.wasm"
+    module.write_bytes(wasm())
+    cache_dir = tmp_path / "shared"
+    cache_dir.mkdir()
+    cache_dir.chmod(0o777)
+    for argv in (["call", str(module), "echo", "-p", "hi"],
+                 ["call", str(module), "echo", "-p", "hi", "--json"]):
+        result = _wapc(argv, cache_dir, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == (
+            f"wapc: warning: not using the compiled-module cache: the cache directory "
+            f"'{cache_dir}' is writable by other users (mode 0777; chmod go-w it to use it)\n"
+        )
+    assert list(cache_dir.iterdir()) == []

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from wapc_cli.cli import entry
 from wapc_cli.cli.app import app
+from wapc_cli.cli.run_options import RunOptions
 
 GUEST_WAT = """
 (module
@@ -247,15 +248,15 @@ def test_relative_module_path_is_shown_as_given(
 def test_engine_from_environment(files: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAPC_ENGINE", "bogus")
     argv = ["call", files["g"], "echo", "-p", "hi"]
-    assert entry.parse_fast_call(argv) == {
-        "module": Path(files["g"]), "operation": "echo", "payload": "hi", "engine": "bogus",
-    }
+    assert entry.parse_fast_call(argv) == RunOptions(
+        module=Path(files["g"]), operation="echo", payload="hi", engine="bogus",
+    )
     code, _, err = _check_same(argv)
     assert code == 2 and "bogus" in err
     code, out, _ = _check_same([*argv, "-e", "wasmtime"])
     assert (code, out) == (0, b"hi")
     monkeypatch.setenv("WAPC_ENGINE", "")  # empty counts as unset, as for typer
-    assert entry.parse_fast_call(argv)["engine"] == "auto"  # type: ignore[index]
+    assert entry.parse_fast_call(argv) == RunOptions(Path(files["g"]), "echo", payload="hi")
     assert _check_same(argv)[:2] == (0, b"hi")
 
 

@@ -454,6 +454,8 @@ class GrowingViewMemory(BytearrayMemory):
     memory stays valid but is shorter than memory, as with wasmtime's fast path.
     """
 
+    lends_views = True
+
     def __init__(self, size: int = PAGE, capacity: int = 4 * PAGE) -> None:
         super().__init__(capacity)
         self.visible = size
@@ -716,7 +718,7 @@ def test_negative_i32_arguments_are_read_as_u32(
         import fake_engine
 
         monkeypatch.setattr(fake_engine, "_i32", lambda value: value & 0xFFFFFFFF)
-        monkeypatch.setattr(FakeInstance, "unsigned_args", True, raising=False)
+        monkeypatch.setattr(FakeInstance, "unsigned_args", True)
     asked: list[HostCallRequest] = []
     handler = recording_handler(asked, b"12345")
     new_memory: Callable[[int], BytearrayMemory] = (
@@ -724,7 +726,7 @@ def test_negative_i32_arguments_are_read_as_u32(
     )
     module = FakeModule(on_call=[*steps, Return(1)], new_memory=new_memory)
     guest = fake_guest(module, host_call=handler)
-    assert guest.session._unsigned is (delivery == "unsigned")
+    assert guest.session.checked.unsigned is (delivery == "unsigned")
     before = bytes(view_memory_of(module).data) if memory_kind == "view" else None
     with pytest.raises(GuestTrap) as info:
         guest.call("op", b"payload")

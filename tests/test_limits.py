@@ -17,11 +17,12 @@ from test_hostile import GROW_UNTIL_REFUSED, guest
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
+from wapc_cli.cli.limits import build_limits, parse_size
 from wapc_cli.engines.base import Limits
 from wapc_cli.errors import GuestError, LimitExceeded, UsageError
-from wapc_cli.isolation.supervisor import SUPERVISED_ENGINES, needs_supervision, run_supervised
+from wapc_cli.isolation import run_supervised
 from wapc_cli.runtime.hostcalls import HostCallRequest
-from wapc_cli.runtime.limits import DEFAULT_TIMEOUT_S, build_limits, format_size, parse_size
+from wapc_cli.runtime.limits import DEFAULT_TIMEOUT_S, format_size, needs_supervision
 from wapc_cli.wasm.memories import cap_memories, defined_memories
 
 LOOP = guest("(loop $forever (br $forever))")
@@ -132,7 +133,7 @@ def test_wasmer_in_process_refuses_a_timeout_it_cannot_enforce() -> None:
 
     with pytest.raises(UsageError, match="timeout is not supported by the wasmer engine"):
         module_from_wat(ECHO, "wasmer", Limits(timeout_s=1))
-    with pytest.raises(UsageError, match="--fuel is not supported by the wasmer engine"):
+    with pytest.raises(UsageError, match="a fuel limit is not supported by the wasmer engine"):
         module_from_wat(ECHO, "wasmer", Limits(fuel=1000))
 
 
@@ -198,7 +199,7 @@ def test_a_guest_error_after_the_limit_keeps_exit_1_and_names_it(engine_name: st
     g = guest_from_wat(text, engine_name, limits=Limits(max_memory_bytes=2 << 20))
     with pytest.raises(GuestError) as caught:
         g.call("op")
-    assert str(caught.value).startswith("hello (guest memory grew to 2MiB of the --max-memory")
+    assert str(caught.value).startswith("hello (guest memory grew to 2MiB of the max-memory")
 
 
 RSS_PROBE = textwrap.dedent("""
@@ -227,7 +228,8 @@ def max_rss_kib(module: Path, engine: str, *flags: str) -> tuple[int, int]:
         capture_output=True, text=True, timeout=120,
     )
     code, own, children = done.stderr.strip().splitlines()[-1].split()
-    return int(code), int(children) if engine in SUPERVISED_ENGINES else int(own)
+    supervised = needs_supervision(engine, Limits(max_memory_bytes=16 << 20))
+    return int(code), int(children) if supervised else int(own)
 
 
 def test_a_memory_bomb_keeps_resident_memory_bounded(tmp_path: Path, engine_name: str) -> None:

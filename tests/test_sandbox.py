@@ -15,7 +15,10 @@ from conftest import guest_from_wat
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
-from wapc_cli.runtime.wasi import WasiOptions
+from wapc_cli.engines.base import FuncSig
+from wapc_cli.runtime.session import WapcSession
+from wapc_cli.runtime.wasi import IMPLEMENTED_WASI_FUNCTIONS, WASI_TABLE, WasiHost, WasiOptions
+from wapc_cli.runtime.wasi_errno import ENOSYS
 
 SANDBOX = Path(__file__).resolve().parent.parent / "sample_guests" / "build" / "c_sandbox.wasm"
 SECRET = "host secret: do not show"
@@ -145,3 +148,18 @@ def test_path_open_refuses_writes_and_escapes(engine_name: str, tree: Path) -> N
     for path in ("../secret.txt", "escape", "sub/../../secret.txt", str(tree / "secret.txt")):
         assert probe(grants, engine_name, 3, path)[1] == ENOTCAPABLE, path
     assert not (tree / "granted" / "new.txt").exists()
+
+
+def test_only_the_wasi_table_is_guest_callable() -> None:
+    """A WasiHost method outside the table (a helper, a new public method) is never
+    handed to a guest: importing its name gets the ENOSYS stub."""
+    host = WasiHost(WapcSession(lambda request: b""), WasiOptions())
+    sig = FuncSig(("i32",), ("i32",))
+    helpers = ["flush", "reset", "reset_files", "functions", "file_read", "prestat_get"]
+    assert not set(helpers) & IMPLEMENTED_WASI_FUNCTIONS
+    provided = host.functions([("wasi_snapshot_preview1", name, sig) for name in helpers])
+    assert all(fn(0) == ENOSYS for fn in provided.values())
+    assert frozenset(WASI_TABLE) == IMPLEMENTED_WASI_FUNCTIONS
+    for name in sorted(IMPLEMENTED_WASI_FUNCTIONS):
+        (bound,) = host.functions([("wasi_unstable", name, sig)]).values()
+        assert bound == getattr(host, name), name

@@ -1,7 +1,7 @@
 """trace, bench and inspect --run under limits on every engine.
 
 wasmer 1.1 cannot interrupt a guest, so with a timeout or --max-memory these
-commands run it in a supervised child process (wapc_cli.isolation.supervisor); wasmtime
+commands run it in a supervised child process (wapc_cli.isolation); wasmtime
 stays in-process. What the user sees must be the same either way: a live trace
 that ends at the timeout with exit 3, the limit named, a benchmark measured.
 """
@@ -219,8 +219,10 @@ def test_inspect_run_trapping_start_section(guests: dict[str, str], engine_name:
                             "--json")
     assert code == 3, err
     steps = json.loads(out)["run"]["steps"]
-    assert steps[0]["step"] == "compile" and steps[-1]["outcome"] == "trap"
-    assert "start" in steps[-1]["step"]
+    # The start section runs as a step of its own after instantiation, so the trap
+    # is named for it, in-process or supervised alike.
+    assert [(s["step"], s["outcome"]) for s in steps] == [
+        ("compile", "ok"), ("instantiate", "ok"), ("start section", "trap")]
     assert "start section" in err
 
 
@@ -269,7 +271,7 @@ def test_wasmer_inspect_run_default_timeout_is_supervised(
 ) -> None:
     """No --timeout: the default 30 s applies on wasmer too (it used to run unbounded)."""
     require_engine("wasmer")
-    import wapc_cli.isolation.supervisor as supervise
+    import wapc_cli.isolation as supervise
 
     modes: list[str] = []
     real = supervise.run_supervised
@@ -285,12 +287,12 @@ def test_wasmer_inspect_run_default_timeout_is_supervised(
     assert "Run (wasmer)" in out
 
 
-# -- the supervisor's bench mode, directly ---------------------------------------------
+# -- a supervised benchmark, through the tool ----------------------------------------------
 def test_supervised_bench_relays_a_handler_that_cannot_be_pickled(engine_name: str) -> None:
     from wapc_cli.engines.base import Limits
-    from wapc_cli.isolation.supervisor import BenchPlan, local_handler, run_supervised
+    from wapc_cli.isolation import BenchPlan, local_handler
     from wapc_cli.runtime.hostcalls import HostCallRequest
-    from wapc_cli.tools.bench import ConstantAnswer
+    from wapc_cli.tools.bench import ConstantAnswer, run_bench_supervised
 
     seen: list[str] = []
 
@@ -301,14 +303,12 @@ def test_supervised_bench_relays_a_handler_that_cannot_be_pickled(engine_name: s
     assert local_handler(handler) is None
     assert local_handler(ConstantAnswer(b"x")) == ConstantAnswer(b"x")
     done: list[int] = []
-    outcome = run_supervised(
+    result = run_bench_supervised(
         wat(FORWARD_WAT), operation="op", engine=engine_name, limits=Limits(timeout_s=5),
-        host_call=handler, mode="bench", bench=BenchPlan(count=50, warmup=2),
+        host_call=handler, plan=BenchPlan(count=50, warmup=2),
         progress=lambda n, total: done.append(n),
     )
-    assert outcome.error is None, outcome.error
-    result = outcome.bench
-    assert result is not None and result.engine == engine_name
+    assert result.engine == engine_name
     assert (result.calls, result.errors, result.response_len) == (50, 0, 2)
     assert len(seen) == 52 and set(seen) == {"op"}
     assert any("over a pipe" in note for note in result.notes)

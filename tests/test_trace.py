@@ -10,10 +10,11 @@ import msgpack
 from conftest import guest_from_wat
 from stub_guests import FORWARD_WAT
 
-from wapc_cli.cli.render import JsonlSink, RunInfo, TraceResult, TraceStats, event_dict
 from wapc_cli.cli.render.preview import human_ns, preview
+from wapc_cli.cli.render.trace_jsonl import JsonlSink, event_dict
 from wapc_cli.runtime import events as ev
 from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
+from wapc_cli.tools.trace import RunInfo, TraceResult, TraceStats
 
 
 def test_preview_kinds() -> None:

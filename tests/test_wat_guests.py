@@ -677,7 +677,7 @@ SPIN = guest_module("""
 def test_fuel_is_enforced_or_refused(engine_name: str) -> None:
     limits = Limits(fuel=10_000)
     if engine_name == "wasmer":
-        with pytest.raises(UsageError, match="--fuel is not supported by the wasmer engine"):
+        with pytest.raises(UsageError, match="a fuel limit is not supported by the wasmer engine"):
             guest_from_wat(SPIN, engine_name, limits=limits)
         return
     guest = guest_from_wat(SPIN, engine_name, limits=limits)

@@ -21,6 +21,7 @@ from .runtime.guest import Guest, Timings, WapcModule, call_once, load_module
 from .runtime.hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
 from .runtime.wasi import WasiOptions
 
+#: The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"
 
 __all__ = [

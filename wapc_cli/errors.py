@@ -1,26 +1,46 @@
-"""The one exception tree of wapc, and the exit codes it maps to.
+"""The exceptions wapc reports to its user, and the exit codes they map to.
 
 ::
 
     WapcError                      (exit code carried by each subclass)
     ├── UsageError            2    bad flag value, unreadable file, bad payload
     │   ├── InputFileError    2    a file the user named cannot be used
+    │   │   └── StubTableError 2   (tools.stubs) a stub table or seed file is invalid
     │   ├── NotWasmError      2    the module file is not a WebAssembly binary
     │   └── EngineUnavailable 2    the engine asked for cannot load in this Python
     ├── GuestError            1    the guest reported an error (__guest_error / return 0)
     ├── GuestTrap             3    the guest trapped, or broke the ABI, during a call or init
-    │   └── LimitExceeded     3    a --timeout / --fuel / --max-memory limit was hit
+    │   └── LimitExceeded     3    a timeout, fuel or max-memory limit was hit
     ├── NotAGuest             4    the module cannot be a waPC guest
     └── StubFailure           5    a stub table ended the run (default: fail, unmet times)
 
 The core raises these; the CLI catches ``WapcError`` once and exits with
 ``exit_code``. Nothing else should escape to the user.
+
+Other exceptions exist, outside this tree on purpose: they are signals inside
+one layer, each turned into one of the above where it is caught, never
+reported as they are. ``WasmParseError`` (wasm: malformed bytes, a
+``ValueError`` the loader reports as ``NotWasmError``/``NotAGuest``);
+``EngineTrap`` (engines: guest code trapped; the guest lifecycle makes it a
+``GuestTrap``); ``GuestFault``, ``HostAbort`` and ``ProcExit`` (runtime:
+raised inside an import to unwind the guest, then reported as a trap, the
+error they carry, or an exit); ``HostCallError`` (runtime: a host-call
+handler's way to fail one host call, which becomes the guest's error reply,
+not an error of the run); ``SupervisorError`` (isolation: a bug of wapc in
+the child process, deliberately not a ``WapcError``).
+
+Every ``WapcError`` serialises itself: :meth:`WapcError.to_json` gives a
+plain, JSON-safe dict and :meth:`WapcError.from_json` rebuilds the error from
+it. The same dict crosses the supervised child's pipe and is the base of the
+CLI's ``--json`` error object.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 
 class ExitCode(IntEnum):
@@ -31,6 +51,15 @@ class ExitCode(IntEnum):
     NOT_A_GUEST = 4
     STUB_FAILURE = 5
     INTERNAL = 70
+
+
+#: The one-word ``kind`` of an error, by exit code (``LimitExceeded`` says "limit").
+_KIND_BY_EXIT_CODE = {
+    ExitCode.GUEST_ERROR: "guest_error",
+    ExitCode.TRAP: "trap",
+    ExitCode.NOT_A_GUEST: "not_a_guest",
+    ExitCode.STUB_FAILURE: "stub_failure",
+}
 
 
 class WapcError(Exception):
@@ -44,6 +73,52 @@ class WapcError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def kind(self) -> str:
+        """What failed, in one word: guest_error, trap, limit, not_a_guest, stub_failure, usage."""
+        return _KIND_BY_EXIT_CODE.get(self.exit_code, "usage")
+
+    # -- serialisation ---------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """This error as a plain dict of JSON values, which :meth:`from_json` turns back.
+
+        Keys: ``type`` (the class, see below), ``kind``, ``message`` (the bare
+        message, not ``str(self)``), ``exit_code``, then the subclass's fields:
+        ``guest_error``, ``frames`` (a list), ``phase`` for a trap; ``limit``,
+        ``figure`` for a limit; ``raw_b64`` for a guest error. The guest's raw
+        error bytes travel as base64 so that one form serves both the pipe
+        (pickled) and JSON output; it is built once per run, so its cost does
+        not matter. ``type`` names the nearest class defined in this module: a
+        subclass from another layer (``StubTableError``) comes back as that
+        ancestor, with its message and exit code.
+        """
+        data: dict[str, Any] = {
+            "type": _nearest_known_type(type(self)).__name__, "kind": self.kind,
+            "message": self.message, "exit_code": int(self.exit_code),
+        }
+        data.update(self._fields_json())
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WapcError:
+        """The error :meth:`to_json` described, whichever class this is called on (an
+        unknown ``type`` gives a ``WapcError`` with the recorded exit code)."""
+        error_type = _TYPES_BY_NAME.get(str(data.get("type")), WapcError)
+        if error_type is not cls:
+            return error_type.from_json(data)
+        error = cls._from_fields(str(data.get("message", "")), data)
+        exit_code = ExitCode(int(data.get("exit_code", error.exit_code)))
+        if exit_code != error.exit_code:
+            error.exit_code = exit_code
+        return error
+
+    def _fields_json(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def _from_fields(cls, message: str, data: Mapping[str, Any]) -> WapcError:
+        return cls(message)
 
 
 class UsageError(WapcError):
@@ -68,9 +143,9 @@ class GuestError(WapcError):
     exit_code = ExitCode.GUEST_ERROR
 
     # GuestError(message, raw=b""): the fields live in ``args`` only. With C's
-    # BaseException.__init__ and no instance __dict__, building one costs what a
-    # plain Exception does (~0.09 µs, against ~0.35 µs with a Python __init__
-    # setting two attributes): a failing guest call builds one per exchange.
+    # BaseException.__init__ building one costs what a plain Exception does, a
+    # fraction of a Python __init__ setting two attributes: a failing guest call
+    # builds one per exchange.
     if TYPE_CHECKING:
 
         def __init__(self, message: str, raw: bytes = b"") -> None: ...
@@ -86,6 +161,13 @@ class GuestError(WapcError):
     def raw(self) -> bytes:
         """The guest's error bytes as it wrote them (``message`` is them decoded)."""
         return self.args[1] if len(self.args) > 1 else b""
+
+    def _fields_json(self) -> dict[str, Any]:
+        return {"raw_b64": base64.b64encode(self.raw).decode("ascii")}
+
+    @classmethod
+    def _from_fields(cls, message: str, data: Mapping[str, Any]) -> WapcError:
+        return cls(message, base64.b64decode(str(data.get("raw_b64", ""))))
 
 
 class GuestTrap(WapcError):
@@ -118,6 +200,23 @@ class GuestTrap(WapcError):
             text = f"{text}; guest error before the trap: {self.guest_error}"
         return text
 
+    def _fields_json(self) -> dict[str, Any]:
+        return {"guest_error": self.guest_error, "frames": list(self.frames), "phase": self.phase}
+
+    @staticmethod
+    def _trap_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of a trap, read back from :meth:`to_json`'s dict."""
+        guest_error = data.get("guest_error")
+        return {
+            "guest_error": None if guest_error is None else str(guest_error),
+            "frames": tuple(str(frame) for frame in data.get("frames", ())),
+            "phase": str(data.get("phase", "call")),
+        }
+
+    @classmethod
+    def _from_fields(cls, message: str, data: Mapping[str, Any]) -> WapcError:
+        return cls(message, **cls._trap_fields(data))
+
 
 class LimitExceeded(GuestTrap):
     """A resource limit stopped the guest."""
@@ -127,6 +226,18 @@ class LimitExceeded(GuestTrap):
         self.limit = limit
         self.figure = figure
 
+    @property
+    def kind(self) -> str:
+        return "limit"
+
+    def _fields_json(self) -> dict[str, Any]:
+        return {**super()._fields_json(), "limit": self.limit, "figure": self.figure}
+
+    @classmethod
+    def _from_fields(cls, message: str, data: Mapping[str, Any]) -> WapcError:
+        return cls(str(data.get("limit", "")), str(data.get("figure", "")), message,
+                   **cls._trap_fields(data))
+
 
 class NotAGuest(WapcError):
     exit_code = ExitCode.NOT_A_GUEST
@@ -134,3 +245,18 @@ class NotAGuest(WapcError):
 
 class StubFailure(WapcError):
     exit_code = ExitCode.STUB_FAILURE
+
+
+#: The classes :meth:`WapcError.from_json` can rebuild, by name.
+_TYPES_BY_NAME: dict[str, type[WapcError]] = {
+    cls.__name__: cls
+    for cls in (WapcError, UsageError, InputFileError, NotWasmError, EngineUnavailable,
+                GuestError, GuestTrap, LimitExceeded, NotAGuest, StubFailure)
+}
+
+
+def _nearest_known_type(error_type: type[WapcError]) -> type[WapcError]:
+    for cls in error_type.__mro__:
+        if _TYPES_BY_NAME.get(cls.__name__) is cls:
+            return cls  # type: ignore[return-value]
+    return WapcError

@@ -16,9 +16,9 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import ExitCode
-from . import console
-from ._click import click_exceptions
-from .entry import run_guarded
+from .click_compat import click_exceptions
+from .console import terminal
+from .guard import run_guarded
 
 
 class WapcGroup(TyperGroup):
@@ -44,11 +44,11 @@ class WapcGroup(TyperGroup):
             except typer.Exit as exc:
                 return int(exc.exit_code or 0)
             except typer.Abort:
-                console.error_line("aborted")
+                terminal.error_line("aborted")
                 return 130
             except click_exceptions.ClickException as exc:
                 # typer's coercion prefixes pydantic's wording; keep the user's part only
-                console.error_line(_usage_message(exc))
+                terminal.error_line(_usage_message(exc))
                 return int(ExitCode.USAGE)
 
         rc = run_guarded(body, show_traceback=show_traceback)
@@ -114,5 +114,5 @@ _register()
 
 
 def main() -> None:
-    """The full typer CLI (the console script is :func:`.entry.main`, which may skip it)."""
+    """The full typer CLI (the console script is ``entry.main``, which may skip it)."""
     app()

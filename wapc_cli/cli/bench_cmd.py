@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import UsageError
 from ..runtime.hostcalls import HostCallHandler
-from ..runtime.payload import Encoding
-from . import console
-from .options import (
-    EncodeOpt,
-    EngineOpt,
-    FuelOpt,
-    JsonOpt,
-    MaxMemoryOpt,
-    ModuleArg,
-    NoCacheOpt,
-    OperationArg,
-    PayloadHexOpt,
-    PayloadJsonOpt,
-    PayloadOpt,
-    PresetOpt,
-    StubsOpt,
-)
+from ..runtime.limits import needs_supervision
+from .options import run_command
+from .render import bench_view
+from .run_options import RunOptions
 from .runspec import RunSpec, build_runspec
 
 if TYPE_CHECKING:
@@ -59,31 +42,27 @@ BenchTimeoutOpt = Annotated[
 ]
 
 
+#: The command's parameters, in the order ``--help`` lists them.
+PARAMETERS = (
+    "module", "operation", "payload", "payload_hex", "payload_json", "encode", "size", "engine",
+    "stubs", "preset", "reply", "count", "duration", "warmup", "bare", "timeout", "fuel",
+    "max_memory", "no_cache", "json_out",
+)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
+    command = run_command(
+        bench, PARAMETERS,
+        {"size": (SizeOpt, None), "reply": (ReplyOpt, None), "count": (CountOpt, None),
+         "duration": (DurationOpt, None), "warmup": (WarmupOpt, 1000), "bare": (BareOpt, False)},
+        helps={"timeout": "Wall-clock limit per call in seconds (default: none)."},
+    )
+    app.command("bench")(command)
 
 
 def bench(
-    module: ModuleArg,
-    operation: OperationArg,
-    payload: PayloadOpt = None,
-    payload_hex: PayloadHexOpt = None,
-    payload_json: PayloadJsonOpt = None,
-    encode: EncodeOpt = Encoding.json,
-    size: SizeOpt = None,
-    engine: EngineOpt = "auto",
-    stubs: StubsOpt = None,
-    preset: PresetOpt = None,
-    reply: ReplyOpt = None,
-    count: CountOpt = None,
-    duration: DurationOpt = None,
-    warmup: WarmupOpt = 1000,
-    bare: BareOpt = False,
-    timeout: BenchTimeoutOpt = None,
-    fuel: FuelOpt = None,
-    max_memory: MaxMemoryOpt = None,
-    no_cache: NoCacheOpt = False,
-    json_out: JsonOpt = False,
+    options: RunOptions, size: int | None, reply: str | None, count: int | None,
+    duration: float | None, warmup: int, bare: bool,
 ) -> None:
     """Measure calls/s and latency of OPERATION on MODULE (use --engine all to compare)."""
     if count is not None and count <= 0:
@@ -94,30 +73,23 @@ def bench(
         raise UsageError("give only one of --count, --duration")
     if warmup < 0:
         raise UsageError("--warmup: must be zero or more")
-    if size is not None and (size < 0 or any(v is not None for v in (payload, payload_hex,
-                                                                      payload_json))):
+    given = (options.payload, options.payload_hex, options.payload_json)
+    if size is not None and (size < 0 or any(v is not None for v in given)):
         raise UsageError("--size: give a size >= 0 and no other payload option")
-    if reply is not None and (stubs or preset):
+    if reply is not None and (options.stubs or options.preset):
         raise UsageError("give only one of --reply, --stubs/--preset")
-    engines = _engines(engine)
     results: list[BenchResult] = []
-    for name in engines:
-        spec = build_runspec(
-            module=module, operation=operation, payload=payload, payload_hex=payload_hex,
-            payload_json=payload_json, encode=encode.value, engine=name, timeout=timeout,
-            fuel=fuel, max_memory=max_memory, env=None, args=None, dirs=None, stubs=stubs,
-            preset=preset, record=None, default_timeout=None, no_cache=no_cache,
-        )
+    for name in _engines(options.engine):
+        spec = build_runspec(options._replace(engine=name), default_timeout=None)
         if size is not None:
             spec.payload = bytes(i & 0xFF for i in range(size))
         if reply is not None:
             spec.host.handler = _constant_answer(reply.encode("utf-8"))
-        results.append(_measure(spec, count, duration, warmup, bare, show=not json_out))
-    if json_out:
-        out: Any = results[0].as_json() if len(results) == 1 else [r.as_json() for r in results]
-        sys.stdout.write(json.dumps(out) + "\n")
+        results.append(_measure(spec, count, duration, warmup, bare, show=not options.json_out))
+    if options.json_out:
+        bench_view.write_json(results)
     else:
-        render(results)
+        bench_view.write_table(results)
     raise typer.Exit(0)
 
 
@@ -140,44 +112,16 @@ def _engines(engine: str) -> list[str]:
 
 def _measure(spec: RunSpec, count: int | None, duration: float | None, warmup: int,
              bare: bool, show: bool) -> BenchResult:
-    from ..isolation.supervisor import needs_supervision
     from ..tools.bench import run_bench
 
     if needs_supervision(spec.engine, spec.limits):
         return _measure_supervised(spec, count, duration, warmup, bare, show)
     module = spec.load()
     guest = spec.instantiate(module, on_log=None)
-    if not (show and console.color_stderr()):
-        return run_bench(module, guest, spec.operation, spec.payload, count=count,
-                         duration=duration, warmup=warmup, compare_bare=bare)
     label = f"[bold]{module.engine_name}[/] {spec.operation}"
-    with _progress_bar(label, count, duration) as report:
+    with bench_view.progress(label, count, duration, wanted=show) as report:
         return run_bench(module, guest, spec.operation, spec.payload, count=count,
                          duration=duration, warmup=warmup, compare_bare=bare, progress=report)
-
-
-@contextmanager
-def _progress_bar(
-    label: str, count: int | None, duration: float | None
-) -> Iterator[Callable[[int, int | None], None]]:
-    """A Rich progress bar on stderr; yields the callback that advances it."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        TextColumn("{task.completed:,} calls"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("bench", total=count if duration is None else None)
-
-        def report(done: int, total: int | None) -> None:
-            progress.update(task, completed=done)
-
-        yield report
 
 
 def _measure_supervised(spec: RunSpec, count: int | None, duration: float | None, warmup: int,
@@ -188,64 +132,16 @@ def _measure_supervised(spec: RunSpec, count: int | None, duration: float | None
     back; a guest call that outlives ``--timeout`` has the child killed, which
     ends the benchmark with that limit (exit 3), as does running out of memory.
     """
-    from ..isolation.supervisor import BenchPlan, local_handler, run_supervised
+    from ..isolation import BenchPlan
     from ..runtime.guest import read_module_file
+    from ..tools.bench import run_bench_supervised
 
-    handler = local_handler(spec.host.handler)
-    kwargs: dict[str, Any] = dict(
-        operation=spec.operation, payload=spec.payload, name=str(spec.module),
-        engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
-        host_call=handler or spec.host.handler, local_host_calls=handler is not None,
-        mode="bench", bench=BenchPlan(count, duration, warmup, bare),
-    )
     wasm = read_module_file(spec.module)
-    if not (show and console.color_stderr()):
-        outcome = run_supervised(wasm, **kwargs)
-    else:
-        label = f"[bold]{spec.engine}[/] {spec.operation} (supervised)"
-        with _progress_bar(label, count, duration) as report:
-            outcome = run_supervised(wasm, progress=report, **kwargs)
-    if outcome.error is not None:
-        raise outcome.error
-    if outcome.bench is None:  # pragma: no cover - the child always sends one or an error
-        raise UsageError(f"bench: the {spec.engine} child process sent no measurements")
-    return outcome.bench
-
-
-def _rows(result: BenchResult) -> list[tuple[str, str]]:
-    rows = [
-        ("engine", f"{result.engine} {result.engine_version} ({result.hot_path})"),
-        ("payload", f"{result.payload_len} B -> "
-                    f"{'error' if result.response_len is None else f'{result.response_len} B'}"),
-        ("calls", f"{result.calls:,}" + (f" ({result.errors:,} failed)" if result.errors else "")),
-        ("calls/s", f"{result.calls_per_s:,.0f}"),
-        ("latency p50", f"{result.p50_us:.2f} µs"),
-        ("latency p90", f"{result.p90_us:.2f} µs"),
-        ("latency p99", f"{result.p99_us:.2f} µs"),
-        ("latency max", f"{result.max_us:.2f} µs"),
-        ("host calls/call", f"{result.host_calls_per_call:g}"),
-        ("compile", f"{result.compile_ms:.2f} ms" + (" (cache)" if result.cache_hit else "")),
-        ("instantiate", f"{result.instantiate_ms:.2f} ms"),
-        ("init", f"{result.init_ms:.2f} ms"),
-    ]
-    if result.bare is not None:
-        rows.append(("bare loop calls/s", f"{result.bare.calls_per_s:,.0f}"))
-        if result.api_overhead_pct is not None:
-            rows.append(("API overhead", f"{result.api_overhead_pct:+.1f} %"))
-    return rows
-
-
-def render(results: list[BenchResult]) -> None:
-    """One column per engine, aligned for a terminal or a pipe alike."""
-    table = [_rows(r) for r in results]
-    labels = [label for label, _ in table[0]]
-    width = max(len(label) for label in labels)
-    cols = [max(len(v) for _, v in rows) for rows in table]
-    for i, label in enumerate(labels):
-        cells = "  ".join(rows[i][1].rjust(cols[j]) if len(rows) > i else ""
-                          for j, rows in enumerate(table))
-        sys.stdout.write(f"{label.ljust(width)}  {cells}\n")
-    for result in results:
-        for note in result.notes:
-            console.warning_line(f"{result.engine}: {note}")
-
+    label = f"[bold]{spec.engine}[/] {spec.operation} (supervised)"
+    with bench_view.progress(label, count, duration, wanted=show) as report:
+        return run_bench_supervised(
+            wasm, operation=spec.operation, payload=spec.payload, name=str(spec.module),
+            engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
+            host_call=spec.host.handler, plan=BenchPlan(count, duration, warmup, bare),
+            progress=report,
+        )

@@ -1,97 +1,107 @@
-"""Options shared by several commands, as ``Annotated`` aliases (defined once)."""
+"""Typer commands made from the one description of the options (:mod:`.run_options`).
+
+:func:`run_command` builds a typer command whose parameters are fields of
+:class:`~.run_options.RunOptions` plus the command's own, and hands the command
+body one ``RunOptions``; :func:`command` does the same for a command that takes
+a few of the fields (``inspect``) as plain keyword arguments.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
+from typing import Annotated, Any
 
 import typer
 
-from ..runtime.payload import Encoding
+from .run_options import Arg, Described, RunOptions, described
 
-ModuleArg = Annotated[
-    Path, typer.Argument(help="The waPC guest module (.wasm).", show_default=False)
-]
-OperationArg = Annotated[str, typer.Argument(help="The operation to call, e.g. echo.")]
+_FIELDS = {field.name: field for field in described()}
 
-EngineOpt = Annotated[
-    str,
-    typer.Option(
-        "--engine", "-e", help="WebAssembly engine: auto, wasmtime or wasmer.", envvar="WAPC_ENGINE"
-    ),
-]
+#: A command's own parameter (not a RunOptions field): its ``Annotated`` type and default.
+Extra = tuple[Any, Any]
 
-PayloadOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--payload", "-p",
-        help="Payload: TEXT, @FILE, or @- for stdin (@@TEXT for a literal leading @).",
-    ),
-]
-PayloadHexOpt = Annotated[
-    str | None, typer.Option("--payload-hex", help="Payload as hex bytes.")
-]
-PayloadJsonOpt = Annotated[
-    str | None,
-    typer.Option("--payload-json", help="Payload as JSON (or @FILE), encoded with --encode."),
-]
-EncodeOpt = Annotated[
-    Encoding,
-    typer.Option("--encode", case_sensitive=False, help="Encoding for --payload-json."),
-]
 
-StubsOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--stubs", "-s", help="YAML stub table answering host calls (repeatable; later wins)."
-    ),
-]
-PresetOpt = Annotated[
-    str | None, typer.Option("--preset", help="Built-in host: tarmac.")
-]
-RecordOpt = Annotated[
-    Path | None,
-    typer.Option("--record", help="Write every host call and its answer as a stub table."),
-]
-ForceOpt = Annotated[
-    bool, typer.Option("--force", help="Overwrite the --record file if it exists.")
-]
+def _annotated(field: Described, help: str | None) -> Any:
+    spec = field.spec
+    if isinstance(spec, Arg):
+        info: Any = typer.Argument(help=spec.help, show_default=spec.show_default)
+        return Annotated[field.type, info]
+    extra: dict[str, Any] = {}
+    if spec.choices is not None:
+        extra["case_sensitive"] = False
+    if spec.envvar is not None:
+        extra["envvar"] = spec.envvar
+    info = typer.Option(*spec.spellings, help=help or spec.help, **extra)
+    return Annotated[spec.choices or field.type, info]
 
-TimeoutOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--timeout",
-        help="Wall-clock limit per call incl. init, in seconds (0 or 'none' turns it off).",
-    ),
-]
-FuelOpt = Annotated[
-    int | None, typer.Option("--fuel", help="Instruction budget (wasmtime fuel units).")
-]
-MaxMemoryOpt = Annotated[
-    str | None,
-    typer.Option("--max-memory", help="Largest linear memory, e.g. 64MiB; growth beyond fails."),
-]
 
-EnvOpt = Annotated[
-    list[str] | None,
-    typer.Option("--env", help="Grant a WASI environment variable: KEY=VALUE, or KEY to pass it."),
-]
-ArgOpt = Annotated[
-    list[str] | None, typer.Option("--arg", help="Grant a WASI program argument.")
-]
-DirOpt = Annotated[
-    list[str] | None,
-    typer.Option("--dir", help="Grant read-only WASI access to HOST_DIR[:GUEST_DIR]."),
-]
+def _default(field: Described) -> Any:
+    if isinstance(field.spec, Arg):
+        return inspect.Parameter.empty
+    choices = getattr(field.spec, "choices", None)
+    return choices(field.default) if choices is not None else field.default
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON result object.")]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Do not show the guest's log and WASI output.")
-]
-NoCacheOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-cache",
-        help="Compile the module afresh: neither read nor write the compiled-module cache.",
-    ),
-]
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def run_command(
+    body: Callable[..., None],
+    parameters: Sequence[str],
+    extras: Mapping[str, Extra] | None = None,
+    *,
+    helps: Mapping[str, str] | None = None,
+) -> Callable[..., None]:
+    """A typer command with ``parameters`` (in that order), calling ``body(options, **extras)``.
+
+    ``parameters`` names RunOptions fields and keys of ``extras``; ``helps``
+    replaces a field's help text for this command.
+    """
+    own = tuple(extras or ())
+
+    def run(**values: Any) -> None:
+        mine = {name: values.pop(name) for name in own}
+        body(RunOptions(**values), **mine)
+
+    return command(run, parameters, extras, helps=helps, like=body)
+
+
+def command(
+    body: Callable[..., None],
+    parameters: Sequence[str],
+    extras: Mapping[str, Extra] | None = None,
+    *,
+    helps: Mapping[str, str] | None = None,
+    like: Callable[..., None] | None = None,
+) -> Callable[..., None]:
+    """A typer command with ``parameters``, calling ``body(**values)``.
+
+    Values of RunOptions fields come as RunOptions holds them (a choice as its
+    string, not typer's enum); the command takes its name and help from
+    ``like`` (default: ``body``).
+    """
+    extras = extras or {}
+    helps = helps or {}
+    signature = []
+    for name in parameters:
+        if name in extras:
+            annotation, default = extras[name]
+        else:
+            field = _FIELDS[name]
+            annotation, default = _annotated(field, helps.get(name)), _default(field)
+        signature.append(inspect.Parameter(
+            name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default,
+        ))
+
+    def typer_command(**values: Any) -> None:
+        body(**{name: value if name in extras else _plain(value)
+                for name, value in values.items()})
+
+    shown = like or body
+    typer_command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    typer_command.__doc__ = shown.__doc__
+    typer_command.__name__ = shown.__name__
+    return typer_command

@@ -3,47 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from ..engines.base import Limits
 from ..errors import UsageError
 from ..runtime.cache import ModuleCache, enabled_by_env
 from ..runtime.guest import Guest, WapcModule, load_module
-from ..runtime.hostcalls import HostCallHandler, no_handler
-from ..runtime.limits import DEFAULT_TIMEOUT_S, build_limits
+from ..runtime.limits import DEFAULT_TIMEOUT_S
 from ..runtime.payload import resolve_payload
 from ..runtime.session import EventSink, LogSink
 from ..runtime.wasi import WasiOptions
+from ..tools.host_setup import HostSetup
+from .limits import build_limits
+from .run_options import RunOptions
 
-# Plain classes, not dataclasses: they are on the one-shot `wapc call` path (see
+# A plain class, not a dataclass: it is on the one-shot `wapc call` path (see
 # the note in engines/base.py).
-
-
-def _nothing() -> None:
-    pass
-
-
-class HostSetup:
-    """The host-call handler for a run, and what to do once the run is over."""
-
-    def __init__(
-        self,
-        handler: HostCallHandler = no_handler,
-        finish: Callable[[], None] = _nothing,
-        describe: str = "no host calls answered",
-    ) -> None:
-        self.handler = handler
-        self.finish = finish
-        self.describe = describe
-
-    def with_handler(self, handler: HostCallHandler) -> HostSetup:
-        """A copy (of the same class, with all its parts) answering with ``handler``."""
-        import copy  # not at the top: trace alone needs it (~3 ms to import)
-
-        other = copy.copy(self)
-        other.handler = handler
-        return other
 
 
 class RunSpec:
@@ -70,7 +45,7 @@ class RunSpec:
 
     def with_host(self, host: HostSetup) -> RunSpec:
         """A copy of this spec with another host setup."""
-        import copy
+        import copy  # not at the top: only trace needs it, and the call path does not
 
         other = copy.copy(self)
         other.host = host
@@ -87,8 +62,26 @@ class RunSpec:
 
 
 def module_cache(wanted: bool) -> ModuleCache | None:
-    """The compiled-module cache, unless ``--no-cache`` or ``WAPC_NO_CACHE=1``."""
-    return ModuleCache() if wanted and enabled_by_env() else None
+    """The compiled-module cache, unless ``--no-cache`` or ``WAPC_NO_CACHE=1``.
+
+    A cache directory others could write to is not used, with one warning
+    per process (see :meth:`ModuleCache.problem`).
+    """
+    if not (wanted and enabled_by_env()):
+        return None
+    cache = ModuleCache()
+    problem = cache.problem()
+    if problem is None:
+        return cache
+    if problem not in _CACHE_PROBLEMS_SHOWN:
+        _CACHE_PROBLEMS_SHOWN.add(problem)
+        from .console import terminal
+
+        terminal.warning_line(f"not using the compiled-module cache: {problem}")
+    return None
+
+
+_CACHE_PROBLEMS_SHOWN: set[str] = set()
 
 
 def wasi_options(module: Path, env: list[str] | None, args: list[str] | None,
@@ -124,34 +117,19 @@ def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None
 
 
 def build_runspec(
-    *,
-    module: Path,
-    operation: str,
-    payload: str | None,
-    payload_hex: str | None,
-    payload_json: str | None,
-    encode: str,
-    engine: str,
-    timeout: str | None,
-    fuel: int | None,
-    max_memory: str | None,
-    env: list[str] | None,
-    args: list[str] | None,
-    dirs: list[str] | None,
-    stubs: list[Path] | None,
-    preset: str | None,
-    record: Path | None,
-    force: bool = False,
-    default_timeout: float | None = DEFAULT_TIMEOUT_S,
-    no_cache: bool = False,
+    options: RunOptions, *, default_timeout: float | None = DEFAULT_TIMEOUT_S
 ) -> RunSpec:
+    """The run ``options`` describe; a bad option raises :class:`~wapc_cli.errors.UsageError`."""
+    module = options.module
     return RunSpec(
         module=module,
-        operation=operation,
-        payload=resolve_payload(payload, payload_hex, payload_json, encode),
-        engine=engine,
-        limits=build_limits(timeout, fuel, max_memory, default_timeout),
-        wasi=wasi_options(module, env, args, dirs),
-        host=host_setup(stubs, preset, record, force),
-        cache=not no_cache,
+        operation=options.operation,
+        payload=resolve_payload(
+            options.payload, options.payload_hex, options.payload_json, options.encode
+        ),
+        engine=options.engine,
+        limits=build_limits(options.timeout, options.fuel, options.max_memory, default_timeout),
+        wasi=wasi_options(module, options.env, options.arg, options.dir),
+        host=host_setup(options.stubs, options.preset, options.record, options.force),
+        cache=not options.no_cache,
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import ExitCode
-from . import console
+from .render import stubs_view
 
 stubs_app = typer.Typer(
     no_args_is_help=True,
@@ -35,17 +34,9 @@ def check(
         table, source = check_stub_file(path)  # unreadable files raise: one line, exit 2
         if table is None:
             failed = True
-            for problem in source.problems:
-                console.error_line(str(problem))
-            continue
-        rules = len(table.rules)
-        extra = f", preset {table.preset}" if table.preset else ""
-        if table.kvstore is not None:
-            extra += f", {len(table.kvstore)} kvstore key(s)"
-        default = table.default or "error"
-        sys.stdout.write(
-            f"{path}: ok ({rules} rule{'s' if rules != 1 else ''}, default {default}{extra})\n"
-        )
+            stubs_view.write_problems(source.problems)
+        else:
+            stubs_view.write_ok(path, table)
     raise typer.Exit(ExitCode.USAGE if failed else ExitCode.OK)
 
 
@@ -55,4 +46,4 @@ def schema() -> None:
     from importlib import resources
 
     text = resources.files("wapc_cli").joinpath("schemas/stubs.schema.json").read_text("utf-8")
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    stubs_view.write_text(text)

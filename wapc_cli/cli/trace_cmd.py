@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -10,32 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
-from ..runtime.payload import Encoding
 from ..runtime.session import HostAbort
-from .call import CallOutcome, _error_json, run_call
-from .options import (
-    ArgOpt,
-    DirOpt,
-    EncodeOpt,
-    EngineOpt,
-    EnvOpt,
-    ForceOpt,
-    FuelOpt,
-    MaxMemoryOpt,
-    ModuleArg,
-    OperationArg,
-    PayloadHexOpt,
-    PayloadJsonOpt,
-    PayloadOpt,
-    PresetOpt,
-    RecordOpt,
-    StubsOpt,
-    TimeoutOpt,
-)
+from .calling import CallOutcome, run_call
+from .console import terminal
+from .messages import for_user
+from .options import run_command
+from .render.call_output import error_json
+from .run_options import RunOptions
 from .runspec import RunSpec, build_runspec
 
 if TYPE_CHECKING:  # the renderers load only when `trace` runs, keeping start-up quick
-    from .render import TraceSink
+    from ..tools.trace import TraceSink
 
 
 class TraceFormat(str, Enum):
@@ -53,59 +37,44 @@ FormatOpt = Annotated[
 ]
 
 
+#: The command's parameters, in the order ``--help`` lists them.
+PARAMETERS = (
+    "module", "operation", "payload", "payload_hex", "payload_json", "encode", "engine",
+    "stubs", "preset", "record", "force", "timeout", "fuel", "max_memory", "env", "arg", "dir",
+    "format",
+)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("trace")(trace)
+    command = run_command(trace, PARAMETERS, {"format": (FormatOpt, TraceFormat.rich)})
+    app.command("trace")(command)
 
 
-def trace(
-    module: ModuleArg,
-    operation: OperationArg,
-    payload: PayloadOpt = None,
-    payload_hex: PayloadHexOpt = None,
-    payload_json: PayloadJsonOpt = None,
-    encode: EncodeOpt = Encoding.json,
-    engine: EngineOpt = "auto",
-    stubs: StubsOpt = None,
-    preset: PresetOpt = None,
-    record: RecordOpt = None,
-    force: ForceOpt = False,
-    timeout: TimeoutOpt = None,
-    fuel: FuelOpt = None,
-    max_memory: MaxMemoryOpt = None,
-    env: EnvOpt = None,
-    arg: ArgOpt = None,
-    dir: DirOpt = None,
-    format: FormatOpt = TraceFormat.rich,
-) -> None:
+def trace(options: RunOptions, format: TraceFormat) -> None:
     """Call OPERATION on MODULE and show every ABI step, live, with a closing summary."""
-    spec = build_runspec(
-        module=module, operation=operation, payload=payload, payload_hex=payload_hex,
-        payload_json=payload_json, encode=encode.value, engine=engine, timeout=timeout, fuel=fuel,
-        max_memory=max_memory, env=env, args=arg, dirs=dir, stubs=stubs, preset=preset,
-        record=record, force=force,
-    )
-    from .render import JsonlSink, TraceResult
+    spec = build_runspec(options)
+    from ..tools.trace import TraceResult
 
     sink: TraceSink
     if format is TraceFormat.jsonl:
-        sink = JsonlSink(sys.stdout)
-    else:
-        from .render.trace_rich import RichTimeline, make_console
+        from .render.trace_jsonl import JsonlSink
 
-        sink = RichTimeline(make_console())
+        sink = JsonlSink(terminal.stdout)
+    else:
+        from .render.trace_rich import RichTimeline
+
+        sink = RichTimeline(terminal.rich_console(terminal.stdout, markup=False))
     outcome = _run_traced(spec, sink)
     error = outcome.error
-    stubs_state = getattr(spec.host, "stubs", None)
-    preset_state = stubs_state.preset.summary() if stubs_state and stubs_state.preset else None
-    details = None if error is None else _error_json(error)
+    details = None if error is None else error_json(error)
     sink.finish(TraceResult(
         exit_code=outcome.exit_code,
         kind="ok" if details is None else details["kind"],
-        message=None if error is None else str(error),
+        message=None if error is None else for_user(error),
         response=outcome.response,
-        warnings=tuple(outcome.warnings),
+        warnings=tuple(for_user(w) for w in outcome.warnings),
         error=details,
-        preset=preset_state,
+        preset=spec.host.preset_state(),
     ))
     if error is not None:
         raise error  # one line on stderr, the documented exit code
@@ -116,11 +85,11 @@ def _run_traced(spec: RunSpec, sink: TraceSink) -> CallOutcome:
     """The call with the sink told about the module and fed every event, live.
 
     On wasmer with a limit the run happens in a supervised child process
-    (wapc_cli.isolation.supervisor) whose events stream to the sink as they happen; a
+    (wapc_cli.isolation) whose events stream to the sink as they happen; a
     guest killed at the timeout still shows its steps up to then.
     """
-    from ..isolation.supervisor import needs_supervision
-    from .render import RunInfo
+    from ..runtime.limits import needs_supervision
+    from ..tools.trace import RunInfo
 
     host = spec.host.with_handler(_abort_aware(spec.host.handler, sink))
     traced = spec.with_host(host)
@@ -143,7 +112,7 @@ def _abort_aware(handler: HostCallHandler, sink: TraceSink) -> HostCallHandler:
         try:
             return handler(request)
         except HostAbort as exc:
-            sink.host_abort(request, str(exc.error), time.perf_counter_ns() - started)
+            sink.host_abort(request, for_user(exc.error), time.perf_counter_ns() - started)
             raise
 
     return handle

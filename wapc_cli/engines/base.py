@@ -2,21 +2,24 @@
 
 An engine compiles bytes, instantiates a module against host functions the core
 supplies, and runs exports. It never interprets the waPC protocol: it moves
-integers in and out of functions and bytes in and out of linear memory.
+integers in and out of functions and bytes in and out of linear memory. What
+else the core may rely on is declared, never probed: an engine's
+:class:`Capabilities`, an instance's ``unsigned_args`` and ``hot_path``, a
+memory's ``lends_views``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeGuard
 
 ValType = str  # "i32" | "i64" | "f32" | "f64" | other engine-specific names
 
 
 # The value classes on the call path are NamedTuples, not dataclasses: importing
 # dataclasses (it imports inspect, ast, dis, tokenize) and building a dozen of
-# them took ~15 ms of a one-shot `wapc call`; typing, which wasmtime imports
-# anyway, builds a NamedTuple in ~0.05 ms.
+# them is a measurable part of a one-shot `wapc call`, while typing, which
+# wasmtime imports anyway, builds a NamedTuple almost for free.
 
 
 class FuncSig(NamedTuple):
@@ -43,8 +46,17 @@ class ExportDecl(NamedTuple):
 HostFn = Callable[..., "int | None"]
 
 
+#: The most fuel an engine can count (wasmtime's fuel is a u64); adapters refuse more.
+MAX_FUEL = 2**64 - 1
+
+
 class Limits(NamedTuple):
-    """Resource limits for one instance; ``None`` means unlimited."""
+    """Resource limits for one instance; ``None`` means unlimited.
+
+    ``fuel`` must lie within 0..:data:`MAX_FUEL` and ``timeout_s`` must be a
+    number of seconds >= 0 (any size: no engine turns it into a counter that
+    could overflow); an adapter refuses other values with ``UsageError``.
+    """
 
     max_memory_bytes: int | None = None
     fuel: int | None = None
@@ -56,7 +68,8 @@ class EngineTrapInfo(NamedTuple):
 
     message: str
     frames: tuple[str, ...] = ()
-    kind: str = "trap"  # "trap" | "fuel" | "timeout" | "stack" | "memory"
+    #: "trap" | "fuel" | "timeout" | "stack" | "memory" | "interrupted" (Engine.interrupt)
+    kind: str = "trap"
 
 
 class EngineTrap(Exception):
@@ -67,8 +80,37 @@ class EngineTrap(Exception):
         self.info = info
 
 
+class Capabilities(NamedTuple):
+    """What an engine can do in-process, declared so no caller tests its name or class.
+
+    ``interrupts``: it can stop running guest code in-process, so a timeout
+    needs no child process, and :meth:`Engine.interrupt` stops running calls on
+    request (without it, only killing a supervised child process stops a
+    guest). ``limits_memory``: it enforces a
+    max-memory limit on every linear memory itself (a memory limiter); without
+    one an adapter can only lower declared maxima, and a child process's rlimit
+    has to back the limit. ``meters_fuel``: it can count and stop on fuel.
+    """
+
+    interrupts: bool
+    limits_memory: bool
+    meters_fuel: bool
+
+    def needs_child_process(self, limits: Limits) -> bool:
+        """Whether only a supervised child process can enforce ``limits`` on this engine."""
+        return (limits.timeout_s is not None and not self.interrupts) or (
+            limits.max_memory_bytes is not None and not self.limits_memory
+        )
+
+
 class GuestMemory(Protocol):
-    """Linear memory of one instance. The core bounds-checks before calling."""
+    """Linear memory of one instance. The core bounds-checks before calling.
+
+    ``lends_views`` says whether this memory is also a :class:`ViewMemory`
+    (fixed for the life of the memory): ask :func:`view_memory` for one.
+    """
+
+    lends_views: bool
 
     def size(self) -> int: ...
 
@@ -78,10 +120,11 @@ class GuestMemory(Protocol):
 
 
 class ViewMemory(GuestMemory, Protocol):
-    """A memory that can also lend a memoryview of itself (wasmtime's fast path).
+    """A memory that can also lend a memoryview of itself (``lends_views = True``).
 
-    ``view()`` covers memory from address 0 to its current size. Its base never
-    moves (the engine is configured so that memory may not move), so a view
+    wasmtime's C-API path and wasmer's static memories (64-bit hosts) are such
+    memories. ``view()`` covers memory from address 0 to its current size. Its
+    base never moves (the adapter makes sure memory cannot move), so a view
     stays valid while the instance lives, only possibly shorter than memory once
     the guest has grown it: an access beyond a view asks ``view()`` again before
     it counts as out of bounds. The core then reads guest memory by slicing,
@@ -91,15 +134,28 @@ class ViewMemory(GuestMemory, Protocol):
     def view(self) -> memoryview: ...
 
 
+def is_view_memory(memory: GuestMemory) -> TypeGuard[ViewMemory]:
+    """Whether ``memory`` declares that it lends views (``lends_views``)."""
+    return memory.lends_views
+
+
+def view_memory(memory: GuestMemory | None) -> ViewMemory | None:
+    """``memory`` as a :class:`ViewMemory` when it lends views, else None."""
+    return memory if memory is not None and is_view_memory(memory) else None
+
+
 class EngineInstance(Protocol):
     """One instance of a compiled module.
 
-    An instance may also have ``unsigned_args = True``: its all-i32 host
-    functions receive pointers and lengths as unsigned ints (most engines hand
-    i32 values over signed, and the core reads them as unsigned itself).
+    ``unsigned_args``: whether its all-i32 host functions receive pointers and
+    lengths as unsigned ints. Most engines hand i32 values over signed, and the
+    core then reads them as unsigned itself. ``hot_path``: a short name of the
+    way it calls the guest (e.g. "c-api"), for benchmark reports.
     """
 
     memory: GuestMemory | None
+    unsigned_args: bool
+    hot_path: str
 
     def has_func(self, name: str) -> bool: ...
 
@@ -128,9 +184,26 @@ class CompiledModule(Protocol):
 
 
 class Engine(Protocol):
+    """An engine adapter. ``capabilities`` matches the registry's declaration
+    for its name (``wapc_cli.engines``), which answers without loading it."""
+
     name: str
     version: str
+    capabilities: Capabilities
 
     def compile(self, wasm: bytes, limits: Limits) -> CompiledModule:
         """Compile; raise ValueError with the engine's reason if invalid."""
+        ...
+
+    def interrupt(self) -> bool:
+        """Stop the guest code running now in any of this engine's instances.
+
+        Each running call soon (within a few milliseconds) raises
+        ``EngineTrap`` with kind "interrupted"; calls started afterwards are not
+        affected, and an interrupted instance may be dropped and a new one made
+        from the same module. Safe from any thread and from a Python signal
+        handler (it never raises). Returns False, doing nothing, when the engine
+        cannot (``capabilities.interrupts`` is False): then only killing a
+        supervised child process stops its guest.
+        """
         ...

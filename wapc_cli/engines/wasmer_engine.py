@@ -11,7 +11,9 @@ Two facts about wasmer 1.1 shape this file (checked with wasmer 1.1.0):
   raised as a plain ``RuntimeError`` whose text is the trap message followed by
   one ``    at name (<module>[index]:0xoffset)`` line per frame.
 - wasmer 1.1 has no fuel metering and no epoch interruption, and its Python API
-  cannot cap memory growth; see :func:`_check_limits`.
+  cannot cap memory growth; see :func:`_check_limits` and the engine's
+  declared ``capabilities`` (timeouts and memory limits then need a supervised
+  child process).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from wasmer_compiler_cranelift import Compiler
 from ..errors import UsageError
 from ..wasm.memories import cap_memories
 from .base import (
+    Capabilities,
     EngineTrap,
     EngineTrapInfo,
     ExportDecl,
@@ -59,16 +62,16 @@ def _check_limits(limits: Limits) -> None:
     """
     if limits.fuel is not None:
         raise UsageError(
-            "--fuel is not supported by the wasmer engine (wasmer 1.1 has no fuel "
-            "metering); use --engine wasmtime"
+            "a fuel limit is not supported by the wasmer engine (wasmer 1.1 has no fuel "
+            "metering); use the wasmtime engine"
         )
     if limits.timeout_s is not None:
-        # The CLI runs wasmer in a supervised child process that it kills on time
-        # (wapc_cli.isolation.supervisor); in-process there is no way to stop a running guest.
+        # Callers run wasmer in a supervised child process that is killed on time
+        # (wapc_cli.isolation); in-process there is no way to stop a running guest.
         raise UsageError(
             "a timeout is not supported by the wasmer engine in-process (wasmer 1.1 "
-            "cannot interrupt a running guest); use wapc_cli.isolation.supervisor, --engine "
-            "wasmtime, or no timeout"
+            "cannot interrupt a running guest); run it in a supervised child process, "
+            "use the wasmtime engine, or set no timeout"
         )
 
 
@@ -134,6 +137,7 @@ class WasmerMemory:
     """
 
     __slots__ = ("_memory", "_view")
+    lends_views = False
 
     def __init__(self, memory: wasmer.Memory) -> None:
         self._memory = memory
@@ -174,6 +178,7 @@ class StaticWasmerMemory(WasmerMemory):
     """
 
     __slots__ = ("_base",)
+    lends_views = True
 
     def __init__(self, memory: wasmer.Memory) -> None:
         super().__init__(memory)
@@ -204,6 +209,10 @@ _STATIC_MEMORIES = sys.maxsize > 2**32
 
 
 class WasmerInstance:
+    unsigned_args = False
+    #: The label benchmark reports have always shown for this engine's instances.
+    hot_path = "WasmerInstance"
+
     def __init__(
         self,
         compiled: WasmerModule,
@@ -236,7 +245,7 @@ class WasmerInstance:
                 self._funcs[name] = item
             elif name == "memory" and isinstance(item, wasmer.Memory):
                 memory = StaticWasmerMemory(item) if _STATIC_MEMORIES else WasmerMemory(item)
-        self.memory = memory
+        self.memory: WasmerMemory | None = memory
         self._guest_call = self._funcs.get("__guest_call")
 
     def has_func(self, name: str) -> bool:
@@ -281,6 +290,7 @@ class WasmerModule:
 
 class WasmerEngine:
     name = "wasmer"
+    capabilities = Capabilities(interrupts=False, limits_memory=False, meters_fuel=False)
 
     def __init__(self) -> None:
         self.version = _version()
@@ -291,7 +301,7 @@ class WasmerEngine:
         _check_limits(limits)
         if limits.max_memory_bytes is not None:
             # No memory limiter in wasmer 1.1: a lowered declared maximum makes
-            # memory.grow past --max-memory return -1, as WebAssembly specifies.
+            # memory.grow past the max-memory limit return -1, as WebAssembly specifies.
             wasm = cap_memories(bytes(wasm), limits.max_memory_bytes)
         try:
             # wasmer accepts only ``bytes`` (a bytearray is refused as "not Wasm bytes").

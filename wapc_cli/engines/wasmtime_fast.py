@@ -2,16 +2,22 @@
 
 Why: wasmtime-py's public ``Func.__call__`` and ``Linker.define_func`` box every
 argument and result in ``Val`` objects and look up the function type on each
-call (~23 µs per ``__guest_call``, ~6 µs per import). The ``*_unchecked`` entry
+call, which dominates a ``__guest_call`` and each import. The ``*_unchecked`` entry
 points take a flat array of ``wasmtime_val_raw_t`` instead, which ctypes can fill
 and read as plain integers.
 
 What stays public: ``Store``, ``Engine``, ``Module``, ``Linker`` and
-``Instance`` come from wasmtime-py, so ``store.set_limits``, fuel and epoch
-deadlines set by :mod:`.wasmtime_engine` apply unchanged. Only three things go
-through the C API: defining imports (``wasmtime_linker_define_func_unchecked``),
-calling ``__guest_call`` (``wasmtime_func_call_unchecked``) and reading the
-memory's base and length.
+``Instance`` come from wasmtime-py, so ``store.set_limits``, fuel and the epoch
+deadline callback set by :mod:`.wasmtime_common` apply unchanged. Only three
+things go through the C API: defining imports
+(``wasmtime_linker_define_func_unchecked``), calling ``__guest_call``
+(``wasmtime_func_call_unchecked``) and reading the memory's base and length.
+
+No exception may cross from a callback into C (it would be lost, and the guest
+would go on with a garbage result): every trampoline catches BaseException --
+``KeyboardInterrupt`` from a signal handler included --, keeps it in the store's
+:class:`~.wasmtime_epoch.StoreGuard`, returns a trap, and the exception is
+re-raised once the call is back in Python.
 
 The layout of ``wasmtime_val_raw_t`` (16 bytes, i32 at offset 0) and these
 signatures are checked against :data:`TESTED_VERSIONS`; any other wasmtime
@@ -28,8 +34,9 @@ from typing import Any
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from .base import EngineTrap, FuncSig, GuestMemory, HostFn, Limits
-from .wasmtime_engine import TimeBudget, WasmtimeModule, _functype, _trap_info, new_store
+from .base import FuncSig, GuestMemory, HostFn, Limits
+from .wasmtime_common import Exports, WasmtimeModule, engine_trap, functype, new_store
+from .wasmtime_epoch import StoreGuard, TimeBudget
 
 #: Major versions of the wasmtime wheel this module was tested against.
 TESTED_VERSIONS = range(50, 51)
@@ -39,17 +46,16 @@ _P = ctypes.c_void_p
 
 # Private prototypes over the same loaded library: every argument an address
 # (a Python int), so ctypes does no per-call type conversion. PYFUNCTYPE keeps
-# the GIL for the short calls; __guest_call releases it only when an epoch
-# ticker thread must be able to run (a timeout is set).
+# the GIL for the short calls; __guest_call releases it, so that the epoch
+# ticker and a thread calling Engine.interrupt() can run while the guest does.
 _dll = ffi.dll
 _data_size = ctypes.PYFUNCTYPE(ctypes.c_size_t, _P, _P)(("wasmtime_memory_data_size", _dll))
 _data_ptr = ctypes.PYFUNCTYPE(_P, _P, _P)(("wasmtime_memory_data", _dll))
 # wasmtime_func_call_unchecked(context, func, args_and_results, len, trap_out): called
 # with ready-made ctypes arguments and no argtypes, which skips ctypes' per-call
-# conversion of each Python int (~0.12 µs per call).
-_call_gil = ctypes.PYFUNCTYPE(_P)(("wasmtime_func_call_unchecked", _dll))
+# conversion of each Python int.
 _call_nogil = ctypes.CFUNCTYPE(_P)(("wasmtime_func_call_unchecked", _dll))
-_call_gil.argtypes = _call_nogil.argtypes = None  # type: ignore[assignment]
+_call_nogil.argtypes = None  # type: ignore[assignment]
 _trap_new = ctypes.PYFUNCTYPE(_P, ctypes.c_char_p, ctypes.c_size_t)(("wasmtime_trap_new", _dll))
 _define_unchecked = ctypes.PYFUNCTYPE(
     _P, _P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, _P, _P, _P, _P
@@ -93,6 +99,7 @@ class FastMemory:
     """
 
     __slots__ = ("_base", "_ctx", "_mem", "_size", "_store", "_view")
+    lends_views = True
 
     def __init__(self, ctx: int, mem: int, store: object) -> None:
         self._ctx = ctx
@@ -135,23 +142,14 @@ class FastMemory:
         self._covering(ptr, ptr + len(data), "write")[ptr : ptr + len(data)] = data
 
 
-class _Shared:
-    """What the trampolines of one instance share: the pending exception."""
-
-    __slots__ = ("pending",)
-
-    def __init__(self) -> None:
-        self.pending: BaseException | None = None
-
-
-def _trampoline(fn: HostFn, sig: FuncSig, shared: _Shared) -> Callable[..., int]:
+def _trampoline(fn: HostFn, sig: FuncSig, guard: StoreGuard) -> Callable[..., int]:
     """A C callback calling ``fn`` with the raw arguments as ints, no ``Val``s."""
     params = sig.params
     result = sig.results[0] if sig.results else None
     if any(p not in ("i32", "i64") for p in params) or result not in (None, "i32", "i64"):
         raise TypeError(f"fast path supports only i32/i64 host functions, not {sig}")
     if all(p == "i32" for p in params) and result in (None, "i32"):
-        return _i32_trampoline(fn, len(params), result is not None, shared)
+        return _i32_trampoline(fn, len(params), result is not None, guard)
     # Mixed i64 signatures (a few WASI functions): not hot, decoded with struct.
     write = (_i64_at if result == "i64" else _i32_at) if result else None
     unpack = struct.Struct("<" + "".join("i12x" if p == "i32" else "q8x" for p in params)).unpack
@@ -163,15 +161,14 @@ def _trampoline(fn: HostFn, sig: FuncSig, shared: _Shared) -> Callable[..., int]
             if write is not None:
                 write(args).value = value  # type: ignore[assignment]
             return 0
-        except BaseException as exc:  # must not cross the C boundary; re-raised after the call
-            shared.pending = exc
-            return _raise_trap()
+        except BaseException as exc:
+            return _kept(guard, exc)
 
     return callback
 
 
 def _i32_trampoline(
-    fn: HostFn, arity: int, has_result: bool, shared: _Shared
+    fn: HostFn, arity: int, has_result: bool, guard: StoreGuard
 ) -> Callable[..., int]:
     """The waPC imports (all i32): arguments read through a view of the val_raw array.
 
@@ -186,12 +183,8 @@ def _i32_trampoline(
     last_addr = 0
     view = view_type()
     # More than two arguments (``__host_call`` has eight): one struct unpack of the
-    # view is ~0.1 µs cheaper than indexing or slicing the ctypes array.
+    # view is cheaper than indexing or slicing the ctypes array.
     unpack = struct.Struct("<" + "I12x" * arity).unpack_from
-
-    def pending(exc: BaseException) -> int:  # must not cross the C boundary
-        shared.pending = exc  # re-raised after the guest call returns
-        return _raise_trap()
 
     if arity == 2 and not has_result:  # __guest_request, __guest_response, __console_log
 
@@ -203,7 +196,7 @@ def _i32_trampoline(
                 fn(view[0], view[4])
                 return 0
             except BaseException as exc:
-                return pending(exc)
+                return _kept(guard, exc)
 
         return two_args
     if arity == 1 and not has_result:  # __host_response, __host_error
@@ -216,7 +209,7 @@ def _i32_trampoline(
                 fn(view[0])
                 return 0
             except BaseException as exc:
-                return pending(exc)
+                return _kept(guard, exc)
 
         return one_arg
     if arity == 0 and has_result:  # __host_response_len, __host_error_len
@@ -229,7 +222,7 @@ def _i32_trampoline(
                 view[0] = fn()  # type: ignore[assignment]  # None fails here, as it should
                 return 0
             except BaseException as exc:
-                return pending(exc)
+                return _kept(guard, exc)
 
         return no_args
 
@@ -243,7 +236,7 @@ def _i32_trampoline(
                 view[0] = value  # type: ignore[assignment]  # None fails here, as it should
             return 0
         except BaseException as exc:
-            return pending(exc)
+            return _kept(guard, exc)
 
     return any_args
 
@@ -252,12 +245,24 @@ def _raise_trap() -> int:
     return int(_trap_new(_TRAP_MESSAGE, len(_TRAP_MESSAGE)) or 0)
 
 
+def _kept(guard: StoreGuard, exc: BaseException) -> int:
+    """Keep ``exc`` to re-raise after the call, and return a trap: nothing may escape into C.
+
+    ``finally`` so that even a second signal arriving here cannot make it escape.
+    """
+    try:
+        guard.keep(exc)
+    finally:
+        return _raise_trap()  # noqa: B012
+
+
 class FastInstance:
     """Same contract as :class:`~.wasmtime_engine.WasmtimeInstance`, on the C API."""
 
     #: All-i32 imports (every waPC import: the guest check rejects other
     #: signatures) read their arguments through an unsigned view (_i32_trampoline).
     unsigned_args = True
+    hot_path = "c-api"
 
     def __init__(
         self,
@@ -265,10 +270,8 @@ class FastInstance:
         host_functions: Mapping[tuple[str, str], HostFn],
         limits: Limits,
     ) -> None:
-        self._limits = limits
-        self._store = store = new_store(compiled, limits)
-        self._shared = shared = _Shared()
-        self._budget = TimeBudget(store, limits.timeout_s)
+        self._store, self._guard = store, guard = new_store(compiled, limits)
+        self._budget = TimeBudget(guard, limits.timeout_s)
         started = self._budget.arm_init()
         linker = wasmtime.Linker(compiled.wasm_engine)
         # The callbacks and function types must outlive every instance made here.
@@ -278,13 +281,13 @@ class FastInstance:
             fn = host_functions.get((decl.module, decl.name))
             if fn is None or decl.sig is None:
                 continue
-            callback = _Callback(_trampoline(fn, decl.sig, shared))
-            functype = _functype(decl.sig)
-            self._keep += (callback, functype)
+            callback = _Callback(_trampoline(fn, decl.sig, guard))
+            func_type = functype(decl.sig)
+            self._keep += (callback, func_type)
             module, name = decl.module.encode(), decl.name.encode()
             error = _define_unchecked(
                 linker_ptr, module, len(module), name, len(name),
-                ctypes.cast(functype.ptr(), _P).value,
+                ctypes.cast(func_type.ptr(), _P).value,
                 ctypes.cast(callback, _P).value, None, None,
             )
             if error:
@@ -294,41 +297,33 @@ class FastInstance:
         try:
             instance = linker.instantiate(store, compiled.module)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            self._reraise_pending()
-            raise EngineTrap(_trap_info(exc)) from None
+            raise engine_trap(exc, guard) from None
         self._budget.spend(started)
         self._linker = linker
         self._instance = instance
         self._ctx = ctx = int(ctypes.cast(store._context(), _P).value or 0)
-        exports = instance.exports(store)
-        self._funcs: dict[str, wasmtime.Func] = {}
+        self._exports = exports = Exports(compiled.wasm_engine, store, instance)
         memory: FastMemory | None = None
-        for export in compiled.exports:
-            item = exports[export.name]
-            if isinstance(item, wasmtime.Func):
-                self._funcs[export.name] = item
-            elif export.name == "memory" and isinstance(item, wasmtime.Memory):
-                self._memory_extern = item
-                memory = FastMemory(ctx, ctypes.addressof(item._memory), store)
+        self._memory_extern = exports.memory()
+        if self._memory_extern is not None:
+            memory = FastMemory(ctx, ctypes.addressof(self._memory_extern._memory), store)
         self.memory: GuestMemory | None = memory
         self._trap = _P()
-        self.guest_call = self._hot_path(self._funcs.get("__guest_call"))
-
-    def _reraise_pending(self) -> None:
-        pending, self._shared.pending = self._shared.pending, None
-        if pending is not None:
-            raise pending
+        guest_call = exports.get("__guest_call")
+        self.guest_call = self._hot_path(
+            guest_call if isinstance(guest_call, wasmtime.Func) else None
+        )
 
     def has_func(self, name: str) -> bool:
-        return name in self._funcs
+        return isinstance(self._exports.get(name), wasmtime.Func)
 
     def call(self, name: str, *args: int) -> int | None:
+        func = self._exports.func(name)
         started = self._budget.arm_init()
         try:
-            result = self._funcs[name](self._store, *args)
+            result = func(self._store, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            self._reraise_pending()
-            raise EngineTrap(_trap_info(exc)) from None
+            raise engine_trap(exc, self._guard) from None
         finally:
             self._budget.spend(started)
         return result if isinstance(result, int) else None
@@ -340,10 +335,7 @@ class FastInstance:
                 raise KeyError("__guest_call")
 
             return missing
-        timed = self._limits.timeout_s is not None
-        # Releasing the GIL costs ~0.1 µs; it is needed only so that the epoch
-        # ticker thread can run while the guest does.
-        call = _call_nogil if timed else _call_gil
+        call = _call_nogil
         arm = self._budget.arm_call
         raw = (ctypes.c_int32 * (2 * _VAL_RAW_SIZE // 4))()  # two val_raw slots
         # Item access through memoryviews is cheaper than through the ctypes array;
@@ -357,24 +349,38 @@ class FastInstance:
             _P(self._ctx), _P(ctypes.addressof(func._func)), _P(ctypes.addressof(raw)),
             ctypes.c_size_t(2), _P(ctypes.addressof(trap)),
         )
-        failed = self._failed
+        failed, interrupted = self._failed, self._interrupted
         self._keep += (func, raw)
 
         def guest_call(op_len: int, msg_len: int) -> int:
-            if timed:
-                arm()
+            arm()
             params[0] = op_len
             params[4] = msg_len  # the i32 of the second 16-byte slot
-            error = call(*args)
-            result = results[0]
-            # The result overwrites op_len only when the call returned: a slot that
-            # changed proves there was no trap, so trap_out is read only when the
-            # slot still reads as op_len (as i32: equal, or negative past 2**31).
-            if error or ((result == op_len or result < 0) and trap.value):
-                failed(error)
+            try:
+                error = call(*args)
+                result = results[0]
+                # The result overwrites op_len only when the call returned: a slot that
+                # changed proves there was no trap, so trap_out is read only when the
+                # slot still reads as op_len (as i32: equal, or negative past 2**31).
+                if error or ((result == op_len or result < 0) and trap.value):
+                    failed(error)
+            except BaseException:
+                interrupted()
+                raise
             return result
 
         return guest_call
+
+    def _interrupted(self) -> None:
+        """Tidy up after an exception left the hot path, wherever it came from.
+
+        A signal handler may raise right after the call returned, before its
+        trap was read: free that trap so that no later call takes it for its own.
+        """
+        trap_addr, self._trap.value = self._trap.value, None
+        if trap_addr:
+            wasmtime.Trap._from_ptr(ctypes.cast(trap_addr, ctypes.POINTER(ffi.wasm_trap_t)))
+        self._guard.pending = self._guard.reason = None
 
     def _failed(self, error: int | None) -> None:
         trap_addr, self._trap.value = self._trap.value, None
@@ -386,5 +392,4 @@ class FastInstance:
         else:
             trap = ctypes.cast(trap_addr or 0, ctypes.POINTER(ffi.wasm_trap_t))
             exc = wasmtime.Trap._from_ptr(trap)
-        self._reraise_pending()
-        raise EngineTrap(_trap_info(exc))
+        raise engine_trap(exc, self._guard)

@@ -1,19 +1,27 @@
 """A cache of compiled modules: engine artifacts keyed by what makes them valid.
 
-Compiling a 14 KB guest with wasmtime takes ~8 ms; loading its serialized
-artifact ~0.1 ms. The key is the SHA-256 of the module bytes, the engine, the
-engine's version and the engine configuration that changes generated code
-(fuel metering, epoch interruption). Nothing else may reuse an entry.
+Loading a serialized artifact is far cheaper than compiling the module again
+(figures in docs/performance.md). The key is the SHA-256 of the module bytes,
+the engine, the engine's version and the engine configuration that changes
+generated code (fuel metering, epoch interruption). Nothing else may reuse an
+entry.
 
 Loading serialized machine code runs whatever it contains, so an entry is only
 handed to an engine after its header names exactly the key asked for and the
 SHA-256 of its artifact matches the one recorded beside it. A corrupt,
-truncated, foreign or stale entry is ignored (and removed) and the module is
-compiled again. The directory is the user's own (``platformdirs`` user cache,
-or ``WAPC_CACHE_DIR``); it is trusted as much as the user's other files.
+truncated, foreign or stale entry, or anything but a regular file in its place
+(a FIFO, a symbolic link, a directory), is a miss: it is removed and the module
+is compiled again.
+
+The checksum only proves that the entry is intact, not who wrote it, so the
+directory must be the user's own (``platformdirs`` user cache, or
+``WAPC_CACHE_DIR``): owned by the current user and writable by no one else, as
+every entry must be. A directory that is not is left alone, neither read nor
+written (:meth:`ModuleCache.problem` says why; the CLI warns, as pip does for a
+cache directory it does not own). The directory is created with mode 0700.
 
 File layout: ``MAGIC`` | u32 header length | JSON header | artifact bytes.
-Writes go to a temporary file in the same directory, then ``os.replace``.
+Writes go to a temporary file (mode 0600) in the same directory, then ``os.replace``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import struct
 import sys
 from collections.abc import Callable
@@ -49,9 +58,9 @@ except ImportError:
 def sha256_hex(data: bytes) -> str:
     """The SHA-256 of ``data`` in hex, from whichever implementation is cheaper for it.
 
-    Importing ``hashlib`` loads OpenSSL: ~3 ms of a one-shot ``wapc call`` that
-    hashes a small guest and its artifact. CPython's built-in SHA-256 loads in
-    ~0.6 ms but hashes ~6x slower (~3 ms per MiB more), so it takes inputs
+    Importing ``hashlib`` loads OpenSSL, a noticeable part of a one-shot
+    ``wapc call`` that hashes a small guest and its artifact. CPython's built-in
+    SHA-256 loads faster but hashes several times slower, so it takes inputs
     under :data:`SMALL_INPUT` and OpenSSL the rest. The digest is the same.
     """
     if _builtin_sha256 is not None and len(data) < SMALL_INPUT:
@@ -84,8 +93,8 @@ def default_dir() -> Path:
     if override:
         return Path(override)
     if sys.platform.startswith("linux"):
-        # The XDG rule platformdirs applies on Linux, without its ~10 ms import
-        # on every one-shot call.
+        # The XDG rule platformdirs applies on Linux, without paying for its
+        # import on every one-shot call.
         base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
         return Path(base) / "wapc" / "modules"
     from platformdirs import user_cache_dir
@@ -126,31 +135,58 @@ class ModuleCache:
     def path_for(self, key: CacheKey) -> Path:
         return self.directory / f"{key.digest}.bin"
 
+    def problem(self) -> str | None:
+        """Why the directory must not be used, or None when it is usable (or not there yet).
+
+        Another user's directory, or one that others may write to, could hold
+        entries planted by them; such a directory is neither read nor written.
+        """
+        if not hasattr(os, "geteuid"):  # Windows: access is ACLs, not owner and mode bits
+            return None
+        try:
+            info = os.stat(self.directory)
+        except OSError:  # absent (created on the first store) or unusable (store says why)
+            return None
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        if info.st_uid != os.geteuid():
+            return (f"the cache directory '{self.directory}' belongs to another user "
+                    f"(uid {info.st_uid})")
+        if info.st_mode & _OTHERS_WRITE:
+            return (f"the cache directory '{self.directory}' is writable by other users "
+                    f"(mode {stat.S_IMODE(info.st_mode):04o}; chmod go-w it to use it)")
+        return None
+
     def load(self, key: CacheKey) -> bytes | None:
         """The artifact stored under ``key``, or None when absent or not trustworthy."""
-        path = self.path_for(key)
-        try:
-            data = path.read_bytes()
-        except OSError:
+        if self.problem() is not None:
             return None
-        artifact = _verified(data, key)
-        if artifact is None:
+        data, remove = _read_entry(self.path_for(key))
+        artifact = None
+        if data is not None:
+            artifact = _verified(data, key)
+            remove = artifact is None
+        if remove:
             self.discard(key)
         return artifact
 
     def store(self, key: CacheKey, artifact: bytes) -> None:
+        """Write the entry for ``key``; OSError when it cannot (PermissionError: untrusted dir)."""
         header = dict(key.as_json(), artifact_sha256=sha256_hex(artifact),
                       artifact_len=len(artifact))
         head = json.dumps(header, sort_keys=True).encode("utf-8")
         import tempfile  # only when writing: keeps cold starts with a warm cache lean
 
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        problem = self.problem()  # checked after mkdir: it may have been there already
+        if problem is not None:
+            raise PermissionError(problem)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(MAGIC + _HEADER_LEN.pack(len(head)) + head)
                 out.write(artifact)
-            os.replace(tmp, self.path_for(key))
+            os.replace(tmp, self.path_for(key))  # replaces a FIFO or link, never follows it
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -159,6 +195,40 @@ class ModuleCache:
     def discard(self, key: CacheKey) -> None:
         with contextlib.suppress(OSError):
             self.path_for(key).unlink()
+
+
+#: Mode bits that let users other than the owner change a directory or file.
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
+#: Opening an entry neither follows a symbolic link nor waits for a FIFO's writer.
+_ENTRY_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def _read_entry(path: Path) -> tuple[bytes | None, bool]:
+    """The bytes of the entry at ``path`` and whether what is there must be removed.
+
+    Only a regular file that the current user owns and no one else may write
+    is read; anything else in its place (a symbolic link, a FIFO, a directory,
+    another user's file) is a miss to remove.
+    """
+    try:
+        fd = os.open(path, _ENTRY_OPEN_FLAGS)
+    except FileNotFoundError:
+        return None, False
+    except OSError:  # ELOOP: a symbolic link; or unreadable: replace it
+        return None, True
+    with os.fdopen(fd, "rb") as entry:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, True
+        if hasattr(os, "geteuid") and (
+            info.st_uid != os.geteuid() or info.st_mode & _OTHERS_WRITE
+        ):
+            return None, True
+        try:
+            return entry.read(), False
+        except OSError:
+            return None, True
 
 
 def _verified(data: bytes, key: CacheKey) -> bytes | None:
@@ -171,7 +241,7 @@ def _verified(data: bytes, key: CacheKey) -> bytes | None:
         return None
     try:
         header: Any = json.loads(data[offset : offset + head_len])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a header of nested brackets
         return None
     if not isinstance(header, dict):
         return None
@@ -207,6 +277,9 @@ def compile_module(
     compile_fn = compile_fn or runtime.compile
     if cache is None or not isinstance(runtime, SerializingEngine):
         return CompileResult(compile_fn(wasm, limits))
+    problem = cache.problem()
+    if problem is not None:  # neither read nor written: see ModuleCache.problem
+        return CompileResult(compile_fn(wasm, limits), note=f"not cached: {problem}")
     key = CacheKey(
         sha256_hex(wasm), runtime.name, runtime.version,
         runtime.code_config(limits),

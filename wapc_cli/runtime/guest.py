@@ -11,34 +11,30 @@ A guest that traps is rebuilt from the compiled module before its next call
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import abi
-from ..engines import CompiledModule, EngineInstance, EngineTrap, Limits, get_engine
-from ..engines.base import FuncSig, HostFn
-from ..errors import (
-    GuestError,
-    GuestTrap,
-    InputFileError,
-    LimitExceeded,
-    NotAGuest,
-    NotWasmError,
-    WapcError,
-)
-from ..wasm.memories import PAGE, defined_memories
-from ..wasm.startfn import defer_start
-from .cache import ModuleCache, compile_module
+from ..engines import CompiledModule, EngineInstance, Limits
+from ..engines.base import HostFn
+from ..errors import GuestError, WapcError
+from .cache import ModuleCache
 from .hostcalls import HostCallHandler, no_handler
-from .limits import format_size
-from .session import EventSink, GuestFault, HostAbort, LogSink, WapcSession
+from .loading import check_guest_shape, check_wasm_bytes, compile_guest, read_module_file
+from .outcome import classify_fault, exchange_result, memory_limit_hit, raise_guest_error
+from .session import EventSink, LogSink, WapcSession
 from .wasi import ProcExit, WasiHost, WasiOptions
 
-WASM_MAGIC = b"\0asm"
+if TYPE_CHECKING:
+    from .traced import TracedSession
+
+# Re-exported: the loading checks were first importable from here.
+__all__ = [
+    "CallRecord", "Guest", "Timings", "WapcModule", "call_once", "check_wasm_bytes",
+    "load_module", "read_module_file",
+]
 
 
 class Timings:
@@ -71,40 +67,6 @@ class Timings:
             "init": round(self.init_ms, 3),
             "call": round(self.call_ms, 3),
         }
-
-
-def read_module_file(path: str | os.PathLike[str]) -> bytes:
-    """Read a module file, turning every way it can be unusable into one clear error."""
-    where = os.fspath(path)
-    try:
-        if Path(where).is_dir():
-            raise InputFileError(f"module '{where}' is a directory, not a file")
-        data = Path(where).read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"module '{where}': no such file") from None
-    except PermissionError:
-        raise InputFileError(f"module '{where}': permission denied") from None
-    except OSError as exc:
-        raise InputFileError(f"module '{where}': cannot read ({exc.strerror})") from None
-    check_wasm_bytes(data, where)
-    return data
-
-
-def check_wasm_bytes(data: bytes, where: str) -> None:
-    if not data:
-        raise NotWasmError(f"module '{where}' is empty, not a WebAssembly module")
-    if data[:4] != WASM_MAGIC:
-        hint = " (looks like WebAssembly text: compile it with wat2wasm)" if data.lstrip()[
-            :1
-        ] == b"(" else ""
-        raise NotWasmError(f"module '{where}' is not a WebAssembly module (bad magic){hint}")
-    if len(data) < 8:
-        raise NotWasmError(f"module '{where}' is truncated (no version after the magic)")
-    if data[4:8] != b"\x01\0\0\0":
-        raise NotWasmError(
-            f"module '{where}' has WebAssembly version {int.from_bytes(data[4:8], 'little')}; "
-            "only version 1 (core modules) is supported (components are not waPC guests)"
-        )
 
 
 def load_module(
@@ -150,22 +112,11 @@ class WapcModule:
         cache: ModuleCache | None = None,
     ) -> WapcModule:
         """Check and compile; with ``cache``, reuse a verified compiled artifact."""
-        check_wasm_bytes(wasm, name)
         limits = limits or Limits()
-        if limits.max_memory_bytes is not None:
-            check_initial_memory(wasm, limits.max_memory_bytes, name)
-        runtime = get_engine(engine)
-        start = time.perf_counter()
-        wasm, start_export = defer_start(wasm)
-        try:
-            result = compile_module(runtime, wasm, limits, cache)
-        except ValueError as exc:
-            raise NotWasmError(
-                f"module '{name}' is not a valid WebAssembly module: {exc}"
-            ) from None
-        module = cls(result.compiled, name, limits, (time.perf_counter() - start) * 1000)
-        module.cache_hit = result.cache_hit
-        module.start_export = start_export
+        built = compile_guest(wasm, engine=engine, limits=limits, name=name, cache=cache)
+        module = cls(built.compiled, name, limits, built.compile_ms)
+        module.cache_hit = built.cache_hit
+        module.start_export = built.start_export
         return module
 
     def instantiate(
@@ -177,53 +128,6 @@ class WapcModule:
         wasi: WasiOptions | None = None,
     ) -> Guest:
         return Guest(self, host_call or no_handler, on_log, tracer, wasi or WasiOptions())
-
-
-def check_initial_memory(wasm: bytes, limit: int, name: str) -> None:
-    """Refuse, before any engine reserves it, a module that starts above --max-memory."""
-    for memory in defined_memories(wasm):
-        size = memory.min_pages * PAGE
-        if size > limit:
-            raise LimitExceeded(
-                "max-memory", format_size(limit),
-                f"max-memory: module '{name}' needs {format_size(size)} of memory to start "
-                f"({memory.min_pages} pages), more than the --max-memory limit of "
-                f"{format_size(limit)}",
-                phase="instantiation",
-            )
-
-
-def check_guest_shape(compiled: CompiledModule, name: str) -> None:
-    """Refuse, before running anything, a module no waPC host could run."""
-    exports = {e.name: e for e in compiled.exports}
-    guest_call = exports.get(abi.GUEST_CALL)
-    expected = FuncSig(*abi.GUEST_CALL_SIGNATURE)
-    if guest_call is None or guest_call.kind != "func":
-        raise NotAGuest(f"module '{name}' does not export a function '__guest_call'")
-    if guest_call.sig != expected:
-        raise NotAGuest(
-            f"module '{name}': '__guest_call' has type {guest_call.sig}, expected {expected}"
-        )
-    memory = exports.get(abi.MEMORY)
-    if memory is None or memory.kind != "memory":
-        raise NotAGuest(f"module '{name}' does not export its memory as 'memory'")
-    for decl in compiled.imports:
-        where = f"import '{decl.module}.{decl.name}'"
-        if decl.kind != "func":
-            raise NotAGuest(f"module '{name}': {where} is a {decl.kind}; no waPC host provides it")
-        if decl.module in abi.WASI_MODULES:
-            continue
-        known = (
-            abi.HOST_IMPORTS.get(decl.name)
-            if decl.module == abi.WAPC_MODULE
-            else abi.ENV_IMPORTS.get((decl.module, decl.name))
-        )
-        if known is None:
-            raise NotAGuest(f"module '{name}': {where} is not provided by any waPC host")
-        if decl.sig != FuncSig(*known):
-            raise NotAGuest(
-                f"module '{name}': {where} has type {decl.sig}, expected {FuncSig(*known)}"
-            )
 
 
 class CallRecord(NamedTuple):
@@ -245,7 +149,15 @@ class Guest:
         wasi: WasiOptions,
     ) -> None:
         self.module = module
-        self.session = WapcSession(host_call, on_log, tracer)
+        # A tracer gets a session that reports every step; the plain one carries
+        # no tracing code, and with it neither the tracing module nor the events load.
+        self._traced: TracedSession | None = None
+        if tracer is None:
+            self.session = WapcSession(host_call, on_log)
+        else:
+            from .traced import TracedSession
+
+            self.session = self._traced = TracedSession(host_call, on_log, tracer)
         self.wasi = WasiHost(self.session, wasi)
         self.timings = Timings(compile_ms=module.compile_ms)
         # The record `last` shows instead of the session's: set only while a
@@ -254,7 +166,6 @@ class Guest:
         self._last: CallRecord | None = None
         self._wasi_used = bool(module.wasi_imports)
         self._watch_memory = module.limits.max_memory_bytes is not None
-        self._tracer = tracer
         self._functions = self._host_functions()
         self._instance: EngineInstance | None = None
         self._hot_call: Callable[[int, int], int] | None = None
@@ -281,7 +192,7 @@ class Guest:
         except BaseException as exc:
             raise self._classify(exc, "instantiation (start section)") from None
         self.timings.instantiate_ms = (time.perf_counter() - start) * 1000
-        session.attach(instance.memory, unsigned_args=getattr(instance, "unsigned_args", False))
+        session.attach(instance.memory, unsigned_args=instance.unsigned_args)
         self._note_memory_size()
         deferred = self.module.start_export
         step = "start" if deferred is None else "instantiate"
@@ -296,8 +207,8 @@ class Guest:
         self.timings.init_ms = (time.perf_counter() - start) * 1000
         self._instance = instance
         # Nothing to do around the engine's call but the exchange itself: call()
-        # takes its hot path (the tracer, --max-memory and WASI need the full one).
-        if not (self._tracer or self._watch_memory or self._wasi_used):
+        # takes its hot path (tracing, the max-memory limit and WASI need the full one).
+        if not (self._traced or self._watch_memory or self._wasi_used):
             self._hot_call = instance.guest_call
 
     def _run_init(self, instance: EngineInstance, name: str, step: str | None = None) -> None:
@@ -318,11 +229,8 @@ class Guest:
         self._trace_step(step, started, time.perf_counter_ns() - started, outcome)
 
     def _trace_step(self, step: str, started: int, duration: int, outcome: str = "ok") -> None:
-        if self._tracer:
-            from .events import InitStep  # only when tracing: see protocol.py
-
-            t = max(0, started - self.session.t0) if started else 0
-            self._tracer(InitStep(t, duration, step, outcome))
+        if self._traced:
+            self._traced.report_init_step(step, started, duration, outcome)
 
     # -- calls -------------------------------------------------------------------
     def call(self, operation: str | bytes, payload: bytes = b"") -> bytes:
@@ -333,8 +241,8 @@ class Guest:
         # The hot path: what a bare host loop does, plus the outcome checks.
         op = operation if operation.__class__ is bytes else _op_bytes(operation)
         session = self.session
-        # session.begin(op, payload) written out: a Python call is ~2% of a small
-        # exchange. (No tracer here, so no timestamp; a test holds the two equal.)
+        # session.begin(op, payload) written out: a Python call is a measurable part
+        # of a small exchange. (A test holds the two equal, field for field.)
         session.operation, session.payload, session.host_calls = op, payload, 0
         session.response = session.error = session.host_body = session.host_fault = None
         session.warnings, session.fault = (), None
@@ -355,7 +263,7 @@ class Guest:
         violations still raise GuestTrap: the instance is rebuilt after them.
         """
         # call()'s hot path written out again: a helper shared by the two would
-        # cost a Python call per exchange (~2-3% of a small one).
+        # cost a Python call per exchange.
         guest_call = self._hot_call
         if guest_call is None:
             try:
@@ -386,7 +294,8 @@ class Guest:
     def call_timed(self, operation: str | bytes, payload: bytes = b"") -> bytes:
         """:meth:`call`, also recording its wall time in ``timings.call_ms``.
 
-        ``call`` itself does not time: two clock reads are ~6% of a small exchange.
+        ``call`` itself does not time: two clock reads are a noticeable part of a
+        small exchange.
         """
         start = time.perf_counter_ns()
         try:
@@ -413,11 +322,8 @@ class Guest:
         session.begin(op, payload)
         if self._watch_memory:
             self._note_memory_size()
-        tracer = self._tracer
-        if tracer:
-            from .events import GuestCall
-
-            tracer(GuestCall(0, 0, op.decode("utf-8", "replace"), len(op), len(payload)))
+        if self._traced:
+            self._traced.report_guest_call(op, len(payload))
         start = time.perf_counter_ns()
         try:
             result = instance.guest_call(len(op), len(payload))
@@ -440,11 +346,11 @@ class Guest:
         session = self.session
         raw = session.error
         if result == 0 and raw is not None and session.response is None and not (
-            self._tracer or self._watch_memory
+            self._traced or self._watch_memory
         ):  # the plain guest error: nothing to record but the error
-            return _raise_guest_error(raw)
+            return raise_guest_error(raw)
         try:
-            response = self._outcome(result)
+            response = exchange_result(session, result)
         except WapcError as exc:
             error = self._memory_limit_hit(exc)
             self._finish(
@@ -455,6 +361,11 @@ class Guest:
             raise error from None
         self._finish(start, result, "ok", None)
         return response
+
+    @property
+    def instance(self) -> EngineInstance | None:
+        """The engine instance calls run on; None after a trap, until the next call rebuilds it."""
+        return self._instance
 
     @property
     def last(self) -> CallRecord:
@@ -471,44 +382,16 @@ class Guest:
 
     def _finish(self, start: int, value: int | None, outcome: str, message: str | None) -> None:
         """When tracing, report the call's end (``start``: when it began)."""
-        session = self.session
-        if self._tracer:
-            from .events import Return
-
-            elapsed = time.perf_counter_ns() - start
-            self._tracer(
-                Return(elapsed, 0, value, outcome, message, session.warnings)
-            )
-
-    def _outcome(self, result: int) -> bytes:
-        session = self.session
-        response, error = session.response, session.error
-        if result == 1:
-            if error is not None:
-                session.warnings += (
-                    "guest set both a response and an error and returned 1; "
-                    "the response is used (some hosts check the error first)",
-                )
-            if response is None:
-                if error is not None:
-                    raise GuestError(error.decode("utf-8", "replace"), error)
-                raise GuestTrap(
-                    "guest returned 1 (success) but set no response with __guest_response"
-                )
-            return response
-        if result == 0:
-            if error is None:
-                raise GuestError(
-                    "guest returned 0 (failure) without setting an error with __guest_error"
-                )
-            return _raise_guest_error(error)
-        raise GuestTrap(f"__guest_call returned {result}; waPC allows only 1 (success) or 0")
+        if self._traced:
+            self._traced.report_return(start, value, outcome, message)
 
     def _classify(self, exc: BaseException, phase: str) -> WapcError:
         """Turn whatever ended guest code early into the one error to report."""
         if isinstance(exc, KeyboardInterrupt):
             raise exc
-        return self._memory_limit_hit(self._classify_fault(exc, phase))
+        return self._memory_limit_hit(
+            classify_fault(exc, self.session, self.module.limits, phase)
+        )
 
     def _note_memory_size(self) -> None:
         self._memory_before = None
@@ -517,86 +400,10 @@ class Guest:
             self._memory_before = memory.size()
 
     def _memory_limit_hit(self, error: WapcError) -> WapcError:
-        """Name --max-memory when the guest failed after growing up to the limit.
-
-        No engine tells us that a ``memory.grow`` was refused (it returns -1, as
-        WebAssembly says, and the guest goes on). The evidence: memory grew during
-        the failed run and ended with less room left than a quarter of the limit
-        (or than one page). A guest that reported the failure keeps exit 1, with
-        the limit added to its message.
-        """
-        limit = self.module.limits.max_memory_bytes
-        memory = self.session.memory
-        before = self._memory_before
-        if limit is None or memory is None or before is None:
-            return error
-        if isinstance(error, LimitExceeded) or not isinstance(error, GuestError | GuestTrap):
-            return error
-        try:
-            size = memory.size()
-        except Exception:  # a memory of a torn-down instance: no evidence either way
-            return error
-        if size <= before or limit - size >= max(PAGE, limit // 4):
-            return error
-        note = (
-            f"guest memory grew to {format_size(size)} of the --max-memory limit of "
-            f"{format_size(limit)}; memory.grow beyond the limit fails (returns -1)"
+        """``error``, naming the max-memory limit if the guest grew memory up to it."""
+        return memory_limit_hit(
+            error, self.module.limits.max_memory_bytes, self.session.memory, self._memory_before
         )
-        if isinstance(error, GuestError):
-            return GuestError(f"{error.message} ({note})", error.raw)
-        return LimitExceeded(
-            "max-memory", format_size(limit), f"max-memory: {note}; then {error.message}",
-            guest_error=error.guest_error, frames=error.frames, phase=error.phase,
-        )
-
-    def _classify_fault(self, exc: BaseException, phase: str) -> WapcError:
-        fault = self.session.fault or exc
-        guest_error = self.session.error
-        before = guest_error.decode("utf-8", "replace") if guest_error is not None else None
-        if isinstance(fault, HostAbort):
-            if isinstance(fault.error, WapcError):
-                return fault.error
-            return GuestTrap(str(fault.error), phase=phase)
-        if isinstance(fault, GuestFault):
-            return GuestTrap(str(fault), guest_error=before, phase=phase)
-        if isinstance(fault, ProcExit):
-            return GuestTrap(
-                f"guest exited with proc_exit({fault.code})", guest_error=before, phase=phase
-            )
-        if isinstance(fault, EngineTrap):
-            info = fault.info
-            limits = self.module.limits
-            if info.kind == "timeout":
-                return LimitExceeded(
-                    "timeout", f"{limits.timeout_s:g}s",
-                    f"timeout: the guest ran longer than {limits.timeout_s:g}s",
-                    guest_error=before, frames=info.frames, phase=phase,
-                )
-            if info.kind == "fuel":
-                return LimitExceeded(
-                    "fuel", str(limits.fuel),
-                    f"fuel: the guest used up its budget of {limits.fuel} units",
-                    guest_error=before, frames=info.frames, phase=phase,
-                )
-            message = f"guest trapped: {info.message}"
-            if info.frames:
-                message += f" [at {frames_text(info.frames)}]"
-            return GuestTrap(message, guest_error=before, frames=info.frames, phase=phase)
-        if isinstance(fault, WapcError):
-            return fault
-        if isinstance(fault, RecursionError | MemoryError):
-            return GuestTrap(f"host ran out of resources: {type(fault).__name__}", phase=phase)
-        return GuestTrap(f"guest trapped: {fault}", guest_error=before, phase=phase)
-
-
-def frames_text(frames: tuple[str, ...], shown: int = 4) -> str:
-    """Innermost frames first; a run of one frame (deep recursion) shown once with a count."""
-    parts = []
-    for frame, run in itertools.groupby(frames):
-        count = sum(1 for _ in run)
-        parts.append(f"{frame} (x{count})" if count > 1 else frame)
-    more = len(parts) - shown
-    return " <- ".join(parts[:shown]) + (f" <- ... {more} more" if more > 0 else "")
 
 
 def _op_bytes(operation: object) -> bytes:
@@ -606,10 +413,6 @@ def _op_bytes(operation: object) -> bytes:
     if isinstance(operation, bytearray | memoryview):
         return bytes(operation)
     raise TypeError(f"operation must be str or bytes, not {type(operation).__name__}")
-
-
-def _raise_guest_error(error: bytes) -> bytes:
-    raise GuestError(error.decode("utf-8", "replace"), error)
 
 
 def call_once(

@@ -13,7 +13,7 @@ from typing import Any
 
 # Plain slotted classes, not frozen dataclasses: one of each is built per host
 # call, and a frozen dataclass's __init__ (object.__setattr__ per field) costs
-# ~0.5 µs more. Treat instances as read-only values; equality, hashing and repr
+# noticeably more per call. Treat instances as read-only values; equality, hashing and repr
 # are by field, as a dataclass's would be.
 
 

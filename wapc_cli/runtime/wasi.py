@@ -14,19 +14,15 @@ import os
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import MethodType
 from typing import NamedTuple
 
-from ..engines.base import FuncSig
+from ..engines.base import FuncSig, HostFn
+from ..wasm.constants import U32_MASK, U64_MASK
 from .session import WapcSession
+from .wasi_errno import EBADF, ENOSYS, ESPIPE, ESUCCESS
 from .wasi_fs import WasiFiles
 
-ESUCCESS = 0
-EBADF = 8
-EINVAL = 28
-ENOSYS = 52
-ESPIPE = 70
-
-_U32 = 0xFFFFFFFF
 _FILETYPE_CHARACTER_DEVICE = 2
 
 
@@ -51,9 +47,14 @@ class WasiOptions(NamedTuple):
 
 
 class WasiHost(WasiFiles):
+    """The preview1 functions of one guest, over its session's checked memory.
+
+    Only the functions named in :data:`WASI_TABLE` are ever handed to a guest.
+    """
+
     def __init__(self, session: WapcSession, options: WasiOptions) -> None:
+        super().__init__(session.checked, tuple(options.dirs))
         self.session = session
-        self._init_files(tuple(options.dirs))
         # No arguments granted: an empty argv, not even a program name (it would
         # tell the guest a host path). Granted: the module's name, then them.
         self.argv = [options.program_name, *options.args] if options.args else []
@@ -61,24 +62,18 @@ class WasiHost(WasiFiles):
         self._pending: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
 
     # -- helpers ---------------------------------------------------------------
-    def _store_u32(self, what: str, ptr: int, value: int) -> None:
-        self.session._write(what, ptr, struct.pack("<I", value & _U32))
-
-    def _store_u64(self, what: str, ptr: int, value: int) -> None:
-        self.session._write(what, ptr, struct.pack("<Q", value & 0xFFFFFFFFFFFFFFFF))
-
     def _strings_sizes(self, items: list[str], count_ptr: int, size_ptr: int) -> int:
         encoded = [s.encode("utf-8") + b"\0" for s in items]
-        self._store_u32("sizes_get", count_ptr, len(encoded))
-        self._store_u32("sizes_get", size_ptr, sum(map(len, encoded)))
+        self.memory.store_u32("sizes_get", count_ptr, len(encoded))
+        self.memory.store_u32("sizes_get", size_ptr, sum(map(len, encoded)))
         return ESUCCESS
 
     def _strings_get(self, items: list[str], ptrs: int, buf: int) -> int:
-        offset = buf & _U32
+        offset = buf & U32_MASK
         for index, item in enumerate(items):
             data = item.encode("utf-8") + b"\0"
-            self._store_u32("get", (ptrs & _U32) + 4 * index, offset)
-            self.session._write("get", offset, data)
+            self.memory.store_u32("get", (ptrs & U32_MASK) + 4 * index, offset)
+            self.memory.write("get", offset, data)
             offset += len(data)
         return ESUCCESS
 
@@ -111,30 +106,30 @@ class WasiHost(WasiFiles):
         return self._strings_get(self.environ, ptrs, buf)
 
     def clock_res_get(self, clock_id: int, result_ptr: int) -> int:
-        self._store_u64("clock_res_get", result_ptr, 1000)
+        self.memory.store_u64("clock_res_get", result_ptr, 1000)
         return ESUCCESS
 
     def clock_time_get(self, clock_id: int, precision: int, result_ptr: int) -> int:
         now = time.time_ns() if clock_id == 0 else time.monotonic_ns()
-        self._store_u64("clock_time_get", result_ptr, now)
+        self.memory.store_u64("clock_time_get", result_ptr, now)
         return ESUCCESS
 
     def random_get(self, buf: int, length: int) -> int:
-        _, length = self.session._span("random_get", buf, length)
-        self.session._write("random_get", buf, os.urandom(length))
+        _, length = self.memory.span("random_get", buf, length)
+        self.memory.write("random_get", buf, os.urandom(length))
         return ESUCCESS
 
     def fd_write(self, fd: int, iovs: int, iovs_len: int, nwritten_ptr: int) -> int:
         if fd not in (1, 2):
             return EBADF
-        iovs_len &= _U32
-        table = self.session._read("fd_write (iovecs)", iovs, 8 * iovs_len)
+        iovs_len &= U32_MASK
+        table = self.memory.read("fd_write (iovecs)", iovs, 8 * iovs_len)
         total = 0
         for index in range(iovs_len):
             ptr, length = struct.unpack_from("<II", table, 8 * index)
-            self._emit(fd, self.session._read("fd_write", ptr, length))
+            self._emit(fd, self.memory.read("fd_write", ptr, length))
             total += length
-        self._store_u32("fd_write", nwritten_ptr, total)
+        self.memory.store_u32("fd_write", nwritten_ptr, total)
         return ESUCCESS
 
     def reset(self) -> None:
@@ -143,62 +138,88 @@ class WasiHost(WasiFiles):
 
     def fd_read(self, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
         if fd != 0:
-            return self._files_read(fd, iovs, iovs_len, nread_ptr)
-        self._store_u32("fd_read", nread_ptr, 0)  # stdin is empty
+            return self.file_read(fd, iovs, iovs_len, nread_ptr)
+        self.memory.store_u32("fd_read", nread_ptr, 0)  # stdin is empty
         return ESUCCESS
 
     def fd_close(self, fd: int) -> int:
-        return ESUCCESS if fd in (0, 1, 2) else self._files_close(fd)
+        return ESUCCESS if fd in (0, 1, 2) else self.file_close(fd)
 
     def fd_fdstat_get(self, fd: int, stat_ptr: int) -> int:
         if fd not in (0, 1, 2):
-            return self._files_fdstat_get(fd, stat_ptr)
-        rights = 0xFFFFFFFFFFFFFFFF
+            return self.file_fdstat_get(fd, stat_ptr)
+        rights = U64_MASK  # every right
         stat = struct.pack("<BxHxxxxQQ", _FILETYPE_CHARACTER_DEVICE, 0, rights, rights)
-        self.session._write("fd_fdstat_get", stat_ptr, stat)
+        self.memory.write("fd_fdstat_get", stat_ptr, stat)
         return ESUCCESS
 
     def fd_seek(self, fd: int, offset: int, whence: int, result_ptr: int) -> int:
         if fd in (0, 1, 2):
             return ESPIPE
-        return self._files_seek(fd, offset, whence, result_ptr)
+        return self.file_seek(fd, offset, whence, result_ptr)
 
     def fd_prestat_get(self, fd: int, prestat_ptr: int) -> int:
-        # Only --dir grants are preopened: without one the guest sees no file system.
-        return self._files_prestat_get(fd, prestat_ptr)
+        # Only directory grants are preopened: without one the guest sees no file system.
+        return self.prestat_get(fd, prestat_ptr)
 
     def fd_prestat_dir_name(self, fd: int, path_ptr: int, path_len: int) -> int:
-        return self._files_prestat_dir_name(fd, path_ptr, path_len)
+        return self.prestat_dir_name(fd, path_ptr, path_len)
 
     def sched_yield(self) -> int:
         return ESUCCESS
 
     def proc_exit(self, code: int) -> None:
         self.flush()
-        exit_ = ProcExit(code & _U32)
+        exit_ = ProcExit(code & U32_MASK)
         self.session.fault = exit_  # not every engine hands the exception back unchanged
         raise exit_
 
     def functions(
         self, wanted: Sequence[tuple[str, str, FuncSig]]
-    ) -> dict[tuple[str, str], Callable[..., int | None]]:
-        """Host functions for the WASI imports a module declares."""
-        provided: dict[tuple[str, str], Callable[..., int | None]] = {}
+    ) -> dict[tuple[str, str], HostFn]:
+        """Host functions for the WASI imports a module declares: the implemented
+        ones bound to this host, any other one answering ENOSYS."""
+        provided: dict[tuple[str, str], HostFn] = {}
         for module, name, sig in wanted:
-            implementation = getattr(self, name, None) if name in _IMPLEMENTED else None
-            provided[(module, name)] = implementation or _enosys(sig)
+            implementation = WASI_TABLE.get(name)
+            provided[(module, name)] = (
+                _enosys(sig) if implementation is None else MethodType(implementation, self)
+            )
         return provided
 
 
 _STREAM = {1: "wasi:stdout", 2: "wasi:stderr"}
-_IMPLEMENTED = frozenset(
-    name
-    for name in (*vars(WasiHost), *vars(WasiFiles))
-    if not name.startswith("_") and name not in ("flush", "functions", "reset", "reset_files")
-)
+
+#: Every preview1 function this host implements, by its import name: the only
+#: methods a guest can reach (a new method becomes guest-callable only here).
+WASI_TABLE: dict[str, Callable[..., int | None]] = {
+    "args_get": WasiHost.args_get,
+    "args_sizes_get": WasiHost.args_sizes_get,
+    "clock_res_get": WasiHost.clock_res_get,
+    "clock_time_get": WasiHost.clock_time_get,
+    "environ_get": WasiHost.environ_get,
+    "environ_sizes_get": WasiHost.environ_sizes_get,
+    "fd_close": WasiHost.fd_close,
+    "fd_fdstat_get": WasiHost.fd_fdstat_get,
+    "fd_filestat_get": WasiHost.fd_filestat_get,
+    "fd_prestat_dir_name": WasiHost.fd_prestat_dir_name,
+    "fd_prestat_get": WasiHost.fd_prestat_get,
+    "fd_read": WasiHost.fd_read,
+    "fd_readdir": WasiHost.fd_readdir,
+    "fd_seek": WasiHost.fd_seek,
+    "fd_tell": WasiHost.fd_tell,
+    "fd_write": WasiHost.fd_write,
+    "path_filestat_get": WasiHost.path_filestat_get,
+    "path_open": WasiHost.path_open,
+    "proc_exit": WasiHost.proc_exit,
+    "random_get": WasiHost.random_get,
+    "sched_yield": WasiHost.sched_yield,
+}
+#: The names of the WASI functions implemented (any other one answers ENOSYS).
+IMPLEMENTED_WASI_FUNCTIONS = frozenset(WASI_TABLE)
 
 
-def _enosys(sig: FuncSig) -> Callable[..., int | None]:
+def _enosys(sig: FuncSig) -> HostFn:
     if sig.results:
         return lambda *args: ENOSYS
     return lambda *args: None

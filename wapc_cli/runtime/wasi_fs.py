@@ -1,4 +1,4 @@
-"""Read-only WASI file access, limited to the directories the user granted (``--dir``).
+"""Read-only WASI file access, limited to the directories the user granted.
 
 Each grant is a preopened directory (fd 3, 4, ...). A path a guest opens is
 resolved on the host with every symlink followed and must stay inside the grant
@@ -15,27 +15,24 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .session import WapcSession
+from ..wasm.constants import U32_MASK, U64_MASK
+from .memory import CheckedMemory
+from .wasi_errno import (
+    EACCES,
+    EBADF,
+    EINVAL,
+    EIO,
+    EISDIR,
+    EMFILE,
+    ENAMETOOLONG,
+    ENOENT,
+    ENOTCAPABLE,
+    ENOTDIR,
+    EROFS,
+    ESUCCESS,
+)
 
-ESUCCESS = 0
-EACCES = 2
-EBADF = 8
-EINVAL = 28
-EIO = 29
-EISDIR = 31
-EMFILE = 33
-ENAMETOOLONG = 37
-ENOENT = 44
-ENOTDIR = 54
-EROFS = 69
-ESPIPE = 70
-ENOTCAPABLE = 76
-
-_U32 = 0xFFFFFFFF
-_U64 = 0xFFFFFFFFFFFFFFFF
 _FILETYPE_UNKNOWN, _FILETYPE_DIRECTORY, _FILETYPE_REGULAR, _FILETYPE_SYMLINK = 0, 3, 4, 7
 _OFLAGS_WRITING = 0x1 | 0x4 | 0x8  # CREAT | EXCL | TRUNC
 _OFLAGS_DIRECTORY = 0x2
@@ -90,11 +87,13 @@ def _errno(exc: OSError) -> int:
 
 
 class WasiFiles:
-    """The file-system half of :class:`~wapc_cli.runtime.wasi.WasiHost` (a mixin)."""
+    """The file-system half of :class:`~wapc_cli.runtime.wasi.WasiHost` (its base).
 
-    session: WapcSession
+    ``grants``: (host path, path the guest sees) for each directory granted.
+    """
 
-    def _init_files(self, grants: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, memory: CheckedMemory, grants: tuple[tuple[str, str], ...]) -> None:
+        self.memory = memory
         self._grants = [(os.path.realpath(host), guest) for host, guest in grants]
         self._handles: dict[int, _Handle] = {}
         self.reset_files()
@@ -108,12 +107,12 @@ class WasiFiles:
 
     # -- helpers -------------------------------------------------------------------
     def _handle(self, fd: int) -> _Handle | None:
-        return self._handles.get(fd & _U32)
+        return self._handles.get(fd & U32_MASK)
 
     def _guest_path(self, what: str, ptr: int, length: int) -> str | int:
-        if length & _U32 > MAX_PATH:
+        if length & U32_MASK > MAX_PATH:
             return ENAMETOOLONG
-        raw = self.session._read(what, ptr, length)
+        raw = self.memory.read(what, ptr, length)
         if b"\0" in raw:
             return EINVAL
         try:
@@ -150,31 +149,31 @@ class WasiFiles:
         except OSError as exc:
             return _errno(exc)
         record = _FILESTAT.pack(
-            info.st_dev & _U64, info.st_ino & _U64, _filetype(info.st_mode), info.st_nlink,
+            info.st_dev & U64_MASK, info.st_ino & U64_MASK, _filetype(info.st_mode), info.st_nlink,
             info.st_size, info.st_atime_ns, info.st_mtime_ns, info.st_ctime_ns,
         )
-        self.session._write(what, ptr, record)
+        self.memory.write(what, ptr, record)
         return ESUCCESS
 
-    # -- preview1 functions (fd >= 3; the stdio descriptors live in WasiHost) -------
-    def _files_prestat_get(self, fd: int, prestat_ptr: int) -> int:
+    # -- preview1 functions on fd >= 3 (WasiHost answers for stdio, then calls these)
+    def prestat_get(self, fd: int, prestat_ptr: int) -> int:
         handle = self._handle(fd)
         if handle is None or handle.preopen is None:
             return EBADF
-        self.session._write("fd_prestat_get", prestat_ptr, struct.pack("<B3xI", 0,
+        self.memory.write("fd_prestat_get", prestat_ptr, struct.pack("<B3xI", 0,
                                                                        len(handle.preopen)))
         return ESUCCESS
 
-    def _files_prestat_dir_name(self, fd: int, path_ptr: int, path_len: int) -> int:
+    def prestat_dir_name(self, fd: int, path_ptr: int, path_len: int) -> int:
         handle = self._handle(fd)
         if handle is None or handle.preopen is None:
             return EBADF
-        if path_len & _U32 < len(handle.preopen):
+        if path_len & U32_MASK < len(handle.preopen):
             return ENAMETOOLONG
-        self.session._write("fd_prestat_dir_name", path_ptr, handle.preopen)
+        self.memory.write("fd_prestat_dir_name", path_ptr, handle.preopen)
         return ESUCCESS
 
-    def _files_fdstat_get(self, fd: int, stat_ptr: int) -> int:
+    def file_fdstat_get(self, fd: int, stat_ptr: int) -> int:
         handle = self._handle(fd)
         if handle is None:
             return EBADF
@@ -183,40 +182,40 @@ class WasiFiles:
                                  DIR_RIGHTS | FILE_RIGHTS)
         else:
             record = struct.pack("<BxHxxxxQQ", _FILETYPE_REGULAR, 0, FILE_RIGHTS, 0)
-        self.session._write("fd_fdstat_get", stat_ptr, record)
+        self.memory.write("fd_fdstat_get", stat_ptr, record)
         return ESUCCESS
 
-    def _files_close(self, fd: int) -> int:
-        return ESUCCESS if self._handles.pop(fd & _U32, None) is not None else EBADF
+    def file_close(self, fd: int) -> int:
+        return ESUCCESS if self._handles.pop(fd & U32_MASK, None) is not None else EBADF
 
-    def _files_read(self, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
+    def file_read(self, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
         handle = self._handle(fd)
         if handle is None:
             return EBADF
         if handle.is_dir:
             return EISDIR
-        iovs_len &= _U32
-        table = self.session._read("fd_read (iovecs)", iovs, 8 * iovs_len)
+        iovs_len &= U32_MASK
+        table = self.memory.read("fd_read (iovecs)", iovs, 8 * iovs_len)
         spans = [struct.unpack_from("<II", table, 8 * i) for i in range(iovs_len)]
         for ptr, length in spans:
-            self.session._span("fd_read", ptr, length)  # trap before touching the file
+            self.memory.span("fd_read", ptr, length)  # trap before touching the file
         total = 0
         try:
             with open(handle.host, "rb") as file:
                 file.seek(handle.offset)
                 for ptr, length in spans:
                     data = file.read(min(length, _READ_CHUNK))
-                    self.session._write("fd_read", ptr, data)
+                    self.memory.write("fd_read", ptr, data)
                     total += len(data)
                     if len(data) < length:
                         break
         except OSError as exc:
             return _errno(exc)
         handle.offset += total
-        self.session._write("fd_read", nread_ptr, struct.pack("<I", total))
+        self.memory.store_u32("fd_read", nread_ptr, total)
         return ESUCCESS
 
-    def _files_seek(self, fd: int, offset: int, whence: int, result_ptr: int) -> int:
+    def file_seek(self, fd: int, offset: int, whence: int, result_ptr: int) -> int:
         handle = self._handle(fd)
         if handle is None:
             return EBADF
@@ -235,17 +234,17 @@ class WasiFiles:
         else:
             return EINVAL
         position = base + offset
-        if not 0 <= position <= _U64 >> 1:
+        if not 0 <= position <= U64_MASK >> 1:
             return EINVAL
         handle.offset = position
-        self.session._write("fd_seek", result_ptr, struct.pack("<Q", position))
+        self.memory.store_u64("fd_seek", result_ptr, position)
         return ESUCCESS
 
     def fd_tell(self, fd: int, result_ptr: int) -> int:
         handle = self._handle(fd)
         if handle is None:
             return EBADF
-        self.session._write("fd_tell", result_ptr, struct.pack("<Q", handle.offset))
+        self.memory.store_u64("fd_tell", result_ptr, handle.offset)
         return ESUCCESS
 
     def fd_filestat_get(self, fd: int, buf: int) -> int:
@@ -285,7 +284,7 @@ class WasiFiles:
             return EMFILE
         new_fd = max(self._handles, default=2) + 1
         self._handles[new_fd] = _Handle(host, root, stat.S_ISDIR(mode))
-        self.session._write("path_open", fd_ptr, struct.pack("<I", new_fd))
+        self.memory.store_u32("path_open", fd_ptr, new_fd)
         return ESUCCESS
 
     def fd_readdir(self, fd: int, buf: int, buf_len: int, cookie: int, bufused_ptr: int) -> int:
@@ -294,7 +293,7 @@ class WasiFiles:
             return EBADF
         if not handle.is_dir:
             return ENOTDIR
-        _, buf_len = self.session._span("fd_readdir", buf, buf_len)
+        _, buf_len = self.memory.span("fd_readdir", buf, buf_len)
         try:
             names = sorted(os.listdir(handle.host))
         except OSError as exc:
@@ -310,9 +309,9 @@ class WasiFiles:
             except OSError:
                 inode, kind = 0, _FILETYPE_UNKNOWN
             encoded = os.fsencode(name)
-            out += _DIRENT.pack(index + 1, inode & _U64, len(encoded), kind) + encoded
+            out += _DIRENT.pack(index + 1, inode & U64_MASK, len(encoded), kind) + encoded
         # A full buffer may end inside an entry; the guest asks again with a bigger one.
         data = bytes(out[:buf_len])
-        self.session._write("fd_readdir", buf, data)
-        self.session._write("fd_readdir", bufused_ptr, struct.pack("<I", len(data)))
+        self.memory.write("fd_readdir", buf, data)
+        self.memory.store_u32("fd_readdir", bufused_ptr, len(data))
         return ESUCCESS

@@ -2,7 +2,7 @@
 
 Why a byte-level rewrite: wasmer 1.1 cannot limit memory growth from Python,
 but every engine honours a memory's declared maximum. Lowering that maximum to
-``--max-memory`` makes ``memory.grow`` beyond it return -1, exactly the way
+the max-memory limit makes ``memory.grow`` beyond it return -1, exactly the way
 WebAssembly says growth fails. It also tells us the initial size before any
 engine reserves it, so an oversized module is refused with a clear message.
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .sections import encode_uleb, read_uleb, sections
+from .constants import PAGE
+from .reader import encode_uleb, read_uleb, sections
 
-PAGE = 65536
+__all__ = ["PAGE", "MemoryLimits", "cap_memories", "defined_memories"]
+
 _MEMORY_SECTION = 5
 
 
@@ -42,10 +44,10 @@ def _parse_memories(wasm: bytes, body: int, end: int) -> list[tuple[MemoryLimits
             raise ValueError("memory section truncated")
         item = pos
         flags = wasm[pos]
-        minimum, pos = read_uleb(wasm, pos + 1, 10)
+        minimum, pos = read_uleb(wasm, pos + 1, bits=64)
         maximum = None
         if flags & 1:
-            maximum, pos = read_uleb(wasm, pos, 10)
+            maximum, pos = read_uleb(wasm, pos, bits=64)
         memories.append((MemoryLimits(minimum, maximum, flags), item, pos))
     return memories
 

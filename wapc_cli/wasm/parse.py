@@ -1,13 +1,13 @@
-"""A bounded, defensive reader of the WebAssembly binary format (core modules, version 1).
+"""A bounded, defensive parser of the WebAssembly binary format (core modules, version 1).
 
 It reads what an inspector needs — types, imports, functions, memories,
 exports, the start function, custom sections with their ``name`` and
 ``producers`` contents — and only skips over code and data. It never runs
-anything and trusts no number in the file: every length is checked against the
-bytes that remain before it is used, LEB128 integers stop after 5 (u32) or 10
-(u64) bytes, and a vector's count is checked against the remaining bytes
-before anything is allocated for it. Work and memory are therefore linear in
-the input size, whatever the input claims.
+anything and trusts no number in the file: it reads through :class:`.reader.Reader`,
+which checks every length against the bytes that remain before it is used,
+stops LEB128 integers after 5 (u32) or 10 (u64) bytes, and checks a vector's
+count against the remaining bytes before anything is allocated for it. Work
+and memory are therefore linear in the input size, whatever the input claims.
 
 Every problem is one ``WasmParseError`` carrying the byte offset and a reason.
 Malformed custom sections (which engines ignore) are not errors: they are
@@ -16,232 +16,49 @@ recorded in ``Module.custom_problems``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
+from .constants import MAX_PAGES_32
+from .module import (
+    EXTERNAL_KINDS,
+    VALTYPES,
+    Export,
+    FuncType,
+    Import,
+    MemoryType,
+    Module,
+    Section,
+    display_name,
+)
+from .reader import HEADER, MAGIC, SECTION_NAMES, VERSION_1, Reader, WasmParseError
 
-MAGIC = b"\0asm"
-VERSION_1 = b"\x01\0\0\0"
+__all__ = [
+    "EXTERNAL_KINDS",
+    "HEADER",
+    "MAGIC",
+    "SECTION_NAMES",
+    "VALTYPES",
+    "VERSION_1",
+    "Export",
+    "FuncType",
+    "Import",
+    "MemoryType",
+    "Module",
+    "Reader",
+    "Section",
+    "WasmParseError",
+    "display_name",
+    "parse_module",
+]
 
-SECTION_NAMES = {
-    0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory",
-    6: "global", 7: "export", 8: "start", 9: "element", 10: "code", 11: "data",
-    12: "datacount", 13: "tag",
-}
 #: Where each known non-custom section may appear (the binary format fixes the order).
 _SECTION_ORDER = {sid: pos for pos, sid in enumerate((1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11))}
-
-VALTYPES = {
-    0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128",
-    0x70: "funcref", 0x6F: "externref",
-}
 _REFTYPES = {0x70: "funcref", 0x6F: "externref"}
-_MAX_PAGES_32 = 65536
-EXTERNAL_KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
-
-T = TypeVar("T")
-
-
-class WasmParseError(ValueError):
-    """The bytes are not a well-formed WebAssembly module."""
-
-    def __init__(self, offset: int, reason: str) -> None:
-        super().__init__(f"{reason} (at byte {offset}, 0x{offset:x})")
-        self.offset = offset
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class FuncType:
-    params: tuple[str, ...]
-    results: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryType:
-    minimum: int  # pages of 64 KiB
-    maximum: int | None
-    shared: bool = False
-    memory64: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Import:
-    module: str
-    name: str
-    kind: str  # "func" | "table" | "memory" | "global" | "tag"
-    type: FuncType | None = None  # functions (and tags)
-    memory: MemoryType | None = None
-    offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Export:
-    name: str
-    kind: str
-    index: int
-    offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    id: int
-    name: str  # the custom section's own name for id 0, else the section kind
-    offset: int  # of the section's contents
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Module:
-    size: int
-    sections: tuple[Section, ...]
-    types: tuple[FuncType, ...]
-    imports: tuple[Import, ...]
-    functions: tuple[int, ...]  # type index of each function defined in the module
-    memories: tuple[MemoryType, ...]  # defined (not imported) memories
-    exports: tuple[Export, ...]
-    start: int | None
-    code_count: int | None
-    module_name: str | None = None
-    function_names: dict[int, str] = field(default_factory=dict)
-    #: ``producers`` section: field ("language", "processed-by", "sdk") -> (name, version)s
-    producers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    custom_problems: tuple[str, ...] = ()
-    # Index spaces put imports first; kept once here so lookups stay O(1).
-    imported_functions: tuple[Import, ...] = ()
-    imported_memories: tuple[Import, ...] = ()
-
-    @property
-    def customs(self) -> tuple[Section, ...]:
-        return tuple(s for s in self.sections if s.id == 0)
-
-    def section(self, section_id: int) -> Section | None:
-        return next((s for s in self.sections if s.id == section_id), None)
-
-    def func_type(self, index: int) -> FuncType | None:
-        """The type of function ``index`` in the function index space (imports first)."""
-        imported = self.imported_functions
-        if 0 <= index < len(imported):
-            return imported[index].type
-        local = index - len(imported)
-        if 0 <= local < len(self.functions):
-            type_index = self.functions[local]
-            return self.types[type_index] if type_index < len(self.types) else None
-        return None
-
-    def memory_type(self, index: int) -> tuple[MemoryType | None, Import | None]:
-        """Memory ``index`` (imports first) and, when imported, its import."""
-        imported = self.imported_memories
-        if 0 <= index < len(imported):
-            return imported[index].memory, imported[index]
-        local = index - len(imported)
-        if 0 <= local < len(self.memories):
-            return self.memories[local], None
-        return None, None
-
-    def function_name(self, index: int) -> str | None:
-        name = self.function_names.get(index)
-        if name is None:
-            imported = self.imported_functions
-            if 0 <= index < len(imported):
-                return f"{imported[index].module}.{imported[index].name}"
-        return name
-
-
-def display_name(text: str, limit: int = 100) -> str:
-    """An (untrusted) name from a module, safe to print: control characters escaped, capped."""
-    shown = "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text[:limit]
-    )
-    return shown + ("..." if len(text) > limit else "")
-
-
-class Reader:
-    """A cursor over ``data[pos:end]`` that refuses to read past ``end``."""
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.data = data
-        self.pos = pos
-        self.end = len(data) if end is None else end
-
-    @property
-    def remaining(self) -> int:
-        return self.end - self.pos
-
-    def fail(self, reason: str, at: int | None = None) -> WasmParseError:
-        return WasmParseError(self.pos if at is None else at, reason)
-
-    def byte(self, what: str) -> int:
-        if self.pos >= self.end:
-            raise self.fail(f"unexpected end of {what}")
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def bytes(self, length: int, what: str) -> bytes:
-        if length > self.remaining:
-            raise self.fail(
-                f"{what} needs {length} bytes but only {self.remaining} remain"
-            )
-        chunk = self.data[self.pos : self.pos + length]
-        self.pos += length
-        return chunk
-
-    def sub(self, length: int, what: str) -> Reader:
-        """A reader over the next ``length`` bytes, which this reader then skips."""
-        start = self.pos
-        self.bytes(length, what)
-        return Reader(self.data, start, self.pos)
-
-    def uleb(self, bits: int, what: str) -> int:
-        start = self.pos
-        result = shift = 0
-        max_bytes = (bits + 6) // 7
-        for i in range(max_bytes):
-            b = self.byte(what)
-            if i == max_bytes - 1 and b >> (bits - shift):
-                # the last byte may only carry the bits that still fit
-                raise self.fail(f"{what}: integer too large for u{bits}", start)
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-        raise self.fail(f"{what}: integer representation too long", start)
-
-    def u32(self, what: str) -> int:
-        return self.uleb(32, what)
-
-    def count(self, what: str, min_item_size: int = 1) -> int:
-        """A vector length, refused when the remaining bytes cannot hold that many items."""
-        start = self.pos
-        n = self.u32(f"{what} count")
-        if n * min_item_size > self.remaining:
-            raise self.fail(
-                f"{what} count {n} is larger than the {self.remaining} bytes that remain", start
-            )
-        return n
-
-    def name(self, what: str) -> str:
-        start = self.pos
-        length = self.u32(f"{what} length")
-        raw = self.bytes(length, what)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise self.fail(f"{what} is not valid UTF-8", start) from None
-
-    def vector(self, what: str, item: Callable[[], T], min_item_size: int = 1) -> list[T]:
-        return [item() for _ in range(self.count(what, min_item_size))]
 
 
 def parse_module(data: bytes) -> Module:
     """Parse ``data`` or raise ``WasmParseError``; never runs or validates code."""
     if len(data) < 4 or data[:4] != MAGIC:
         raise WasmParseError(0, "missing the WebAssembly magic number \\0asm")
-    if len(data) < 8:
+    if len(data) < HEADER:
         raise WasmParseError(4, "truncated: no version after the magic number")
     if data[4:8] != VERSION_1:
         version = int.from_bytes(data[4:8], "little")
@@ -266,20 +83,10 @@ class _ModuleParser:
         self.custom_problems: list[str] = []
 
     def parse(self) -> Module:
-        r = Reader(self.data, 8)
+        r = Reader(self.data, HEADER)
         last_position = -1
         while r.remaining:
-            header = r.pos
-            section_id = r.byte("section id")
-            size = r.u32("section size")
-            if size > r.remaining:
-                label = SECTION_NAMES.get(section_id, f"id {section_id}")
-                raise r.fail(
-                    f"truncated: the {label} section declares {size} bytes "
-                    f"but only {r.remaining} remain in the file",
-                    header,
-                )
-            body = r.sub(size, "section")
+            section_id, header, body = r.section()
             if section_id == 0:
                 self._custom(body)
                 continue
@@ -291,7 +98,9 @@ class _ModuleParser:
                     f"{SECTION_NAMES[section_id]} section is duplicated or out of order", header
                 )
             last_position = position
-            self.sections.append(Section(section_id, SECTION_NAMES[section_id], body.pos, size))
+            self.sections.append(
+                Section(section_id, SECTION_NAMES[section_id], body.pos, body.remaining)
+            )
             self._known(section_id, body)
         self._check_references(r)
         return Module(
@@ -372,8 +181,8 @@ class _ModuleParser:
         maximum = r.uleb(bits, "limits maximum") if flags & 0x01 else None
         if maximum is not None and maximum < minimum:
             raise r.fail(f"limits maximum {maximum} is below the minimum {minimum}", at)
-        if memory and bits == 32 and max(minimum, maximum or 0) > _MAX_PAGES_32:
-            raise r.fail(f"memory of more than {_MAX_PAGES_32} pages (4 GiB)", at)
+        if memory and bits == 32 and max(minimum, maximum or 0) > MAX_PAGES_32:
+            raise r.fail(f"memory of more than {MAX_PAGES_32} pages (4 GiB)", at)
         return MemoryType(minimum, maximum, bool(flags & 0x02), bool(flags & 0x04))
 
     def _import(self, r: Reader) -> Import:

@@ -16,7 +16,7 @@ LEB128 boundary cases) or the module is malformed, it is left alone.
 
 from __future__ import annotations
 
-from .sections import HEADER, encode_uleb, read_uleb, sections
+from .reader import HEADER, encode_uleb, read_uleb, sections
 
 START_EXPORT = ""
 _START_SECTION = 8

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from ...runtime import events as ev
 from ...tools.trace import AbortedHostCall, RunInfo, TraceResult, TraceSink
+from ..messages import for_user
 
 
 def event_dict(event: ev.Event, phase: str) -> dict[str, Any]:
@@ -28,6 +29,9 @@ def event_dict(event: ev.Event, phase: str) -> dict[str, Any]:
             data[item.name] = list(value)
         else:
             data[item.name] = value
+    if isinstance(event, ev.Return):  # the core's words, naming the flag as the CLI does
+        data["message"] = None if event.message is None else for_user(event.message)
+        data["warnings"] = [for_user(w) for w in event.warnings]
     if isinstance(event, ev.HostCall):
         data["ok"] = event.result == 1
         if isinstance(event, AbortedHostCall):

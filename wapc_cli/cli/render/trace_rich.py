@@ -7,9 +7,7 @@ Rich markup: a guest's bytes cannot restyle the output.
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import Any, TextIO
+from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.rule import Rule
@@ -18,6 +16,7 @@ from rich.text import Text
 
 from ...runtime import events as ev
 from ...tools.trace import AbortedHostCall, RunInfo, TraceResult, TraceSink
+from ..messages import for_user
 from .preview import human_bytes, human_ns, preview
 
 _STEP_STYLE = {
@@ -32,28 +31,9 @@ _STEP_STYLE = {
 _PREVIEW = 160  # characters of a payload preview (wrapped within the detail column)
 
 
-def make_console(stream: TextIO | None = None) -> Console:
-    """Plain text (no ANSI codes) unless writing to a terminal and NO_COLOR is unset."""
-    stream = stream or sys.stdout
-    tty = hasattr(stream, "isatty") and stream.isatty()
-    force = bool(os.environ.get("FORCE_COLOR")) and not os.environ.get("NO_COLOR")
-    plain = not force and (bool(os.environ.get("NO_COLOR")) or not tty
-                           or os.environ.get("TERM") == "dumb")
-    return Console(
-        file=stream, highlight=False, emoji=False, markup=False,
-        color_system=None if plain else "auto", force_terminal=force or None,
-        width=None if tty else _columns(),
-    )
-
-
-def _columns() -> int:
-    try:
-        return max(40, int(os.environ.get("COLUMNS", "80")))
-    except ValueError:
-        return 80
-
-
 class RichTimeline(TraceSink):
+    """The timeline on ``console`` (made by ``console.terminal.rich_console``, markup off)."""
+
     def __init__(self, console: Console) -> None:
         super().__init__()
         self.console = console
@@ -141,8 +121,8 @@ class RichTimeline(TraceSink):
             value = "-" if event.value is None else str(event.value)
             rows: list[Any] = [Text.assemble(f"{value} · ", _outcome(event.outcome))]
             if event.message:
-                rows.append(("", "why", Text(event.message, style="red")))
-            rows.extend(("", "warning", Text(w, style="yellow")) for w in event.warnings)
+                rows.append(("", "why", Text(for_user(event.message), style="red")))
+            rows.extend(("", "warning", Text(for_user(w), style="yellow")) for w in event.warnings)
             return rows
         return [Text(repr(event))]
 

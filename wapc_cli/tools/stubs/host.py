@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from ...cli.runspec import HostSetup
 from ...errors import StubFailure, UsageError
 from ...runtime.hostcalls import HostCallHandler
+from ..host_setup import HostSetup
 from .handler import StubHandler
 from .loader import load_stub_file
 from .model import PRESETS
@@ -29,6 +30,11 @@ class StubHostSetup(HostSetup):
         super().__init__(handler, finish, describe)
         self.stubs = stubs
         self.recorder = recorder
+
+    def preset_state(self) -> dict[str, Any] | None:
+        """The tarmac preset's state (key-value store, logs, metrics), when one answered."""
+        preset = self.stubs.preset if self.stubs is not None else None
+        return preset.summary() if preset is not None else None
 
 
 def build_host_setup(

@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import os
-import re
 import shlex
 import shutil
 from pathlib import Path
@@ -19,8 +18,9 @@ import yaml
 
 from ...errors import InputFileError
 from ...runtime.payload import read_user_file
+from .linear_regex import compile_pattern
 from .model import DEFAULTS, PRESETS, Answer, Body, PayloadTest, Rule, StubTable
-from .source import Node, Source, kind_of
+from .source import Node, Source
 
 TOP_KEYS = ("default", "preset", "kvstore", "calls")
 RULE_KEYS = ("name", "match", "when", "reply", "replies", "error", "body", "delay_ms", "times")
@@ -29,6 +29,13 @@ WHEN_KEYS = ("text", "regex", "hex", "json", "msgpack")
 FORMS = ("text", "hex", "base64", "file", "json", "msgpack", "echo", "exec")
 DATA_FORMS = ("text", "hex", "base64", "file", "json", "msgpack")  # no per-call forms
 EXEC_TIMEOUT_S = 10.0
+#: Bounds of the two durations a table sets (a day): larger figures are typos,
+#: and ``time.sleep`` / ``select`` refuse some of them with an OverflowError.
+MAX_DELAY_MS = 86_400_000.0
+MAX_EXEC_TIMEOUT_S = 86_400.0
+#: The largest stub table read: PyYAML composes in pure Python, so a far larger
+#: file would keep a run waiting for minutes before the guest even starts.
+MAX_TABLE_BYTES = 64 << 20
 
 
 def load_stub_file(path: Path) -> StubTable:
@@ -49,7 +56,7 @@ def check_stub_file(path: Path) -> tuple[StubTable | None, Source]:
 
 
 def _read_text(source: Source, what: str) -> str:
-    data = read_user_file(str(source.path), what)
+    data = read_user_file(str(source.path), what, max_bytes=MAX_TABLE_BYTES)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -82,7 +89,7 @@ def parse_table(source: Source, text: str) -> StubTable | None:
                 if rule is not None:
                     rules.append(rule)
         elif not _is_null(calls):
-            source.problem(calls, f"calls: expected a list of rules, got {kind_of(calls)}")
+            source.problem(calls, f"calls: expected a list of rules, got {source.kind_of(calls)}")
     return StubTable(str(source.path), tuple(rules), default, preset, kvstore)
 
 
@@ -121,7 +128,7 @@ def _rule(source: Source, node: Node, index: int) -> Rule | None:
     answers = _answers(source, node, entries, what)
     delay = times = None
     if "delay_ms" in entries:
-        delay = source.number(entries["delay_ms"][1], f"{what}.delay_ms")
+        delay = source.number(entries["delay_ms"][1], f"{what}.delay_ms", maximum=MAX_DELAY_MS)
     if "times" in entries:
         times = source.integer(entries["times"][1], f"{what}.times")
     if len(source.problems) > before or key is None or answers is None:
@@ -175,10 +182,11 @@ def _when(source: Source, node: Node, what: str) -> tuple[PayloadTest, ...]:
         elif kind == "regex":
             pattern = source.string(value_node, where)
             if pattern is not None:
-                try:
-                    tests.append(PayloadTest("regex", re.compile(pattern)))
-                except re.error as exc:
-                    source.problem(value_node, f"{where}: not a valid regular expression: {exc}")
+                compiled, problem = compile_pattern(pattern)
+                if compiled is not None:
+                    tests.append(PayloadTest("regex", compiled))
+                else:
+                    source.problem(value_node, f"{where}: {problem}")
         elif kind == "hex":
             data = _hex(source, value_node, where)
             if data is not None:
@@ -256,7 +264,7 @@ def parse_body(
     if not isinstance(node, yaml.MappingNode):
         source.problem(
             node, f"{what}: expected a string or a mapping with one of {', '.join(forms)}; "
-            f"got {kind_of(node)}",
+            f"got {source.kind_of(node)}",
         )
         return None
     entries = source.mapping(node, what)
@@ -359,7 +367,7 @@ def _exec(
         return None
     timeout_s = EXEC_TIMEOUT_S
     if timeout is not None:
-        value = source.number(timeout[1], f"{where}.timeout_s")
+        value = source.number(timeout[1], f"{where}.timeout_s", maximum=MAX_EXEC_TIMEOUT_S)
         if value is None:
             return None
         if value <= 0:
@@ -380,13 +388,22 @@ def _exec(
 
 # -- the tarmac preset's key/value seed ------------------------------------------------
 def _kvstore(source: Source, node: Node) -> dict[str, bytes] | None:
-    """``kvstore:`` is a mapping key -> value, or the path of a JSON/YAML file holding one."""
+    """``kvstore:`` is a mapping key -> value, or the path of a JSON/YAML file holding one.
+
+    A seed file is read like a ``file:`` reply (a regular file inside the table's
+    folder), and its problems never quote what it holds.
+    """
     if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":str"):
-        seed = Source(source.base_dir / str(node.value))
+        name = str(node.value)
+        data = source.relative_file(node, name, "kvstore")
+        if data is None:
+            return None
+        seed = Source(source.base_dir / name, quote_values=False)
         try:
-            text = _read_text(seed, "kvstore seed file")
-        except InputFileError as exc:
-            source.problem(node, f"kvstore: {exc}")
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            source.problem(node, f"kvstore: seed file '{name}' is not UTF-8 text "
+                                 f"(bad byte at offset {exc.start})")
             return None
         root = seed.compose(text)
         values = _kv_mapping(seed, root, "kvstore seed") if root is not None else {}
@@ -400,8 +417,9 @@ def _kv_mapping(source: Source, node: Node, what: str) -> dict[str, bytes] | Non
     if entries is None:
         return None
     values: dict[str, bytes] = {}
-    for key, (_, value_node) in entries.items():
-        body = parse_body(source, value_node, f"{what}.{key}", DATA_FORMS)
+    for index, (key, (_, value_node)) in enumerate(entries.items()):
+        where = f"{what}.{key}" if source.quote_values else f"{what} value #{index + 1}"
+        body = parse_body(source, value_node, where, DATA_FORMS)
         if body is not None:
             values[key] = body.data
     return values

@@ -14,19 +14,22 @@ from typing import Any
 import yaml
 
 from ... import __version__
-from ...errors import InputFileError, UsageError
 from ...runtime.hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
 from ...runtime.payload import as_text
+from .record_file import RecordFile
 
 
 class Recorder:
+    """Wraps a handler, keeping every call and its answer; :meth:`write` saves the table.
+
+    The record file is claimed here, before the guest runs (see
+    :mod:`.record_file`), so a bad name is reported at once.
+    """
+
     def __init__(self, inner: HostCallHandler, path: Path, force: bool) -> None:
-        if path.exists() and not force:
-            raise UsageError(f"--record: '{path}' exists (use --force to overwrite it)")
-        if path.is_dir():
-            raise UsageError(f"--record: '{path}' is a directory")
         self.inner = inner
         self.path = path
+        self.file = RecordFile(path, overwrite=force)
         self.calls: list[tuple[HostCallRequest, HostReply]] = []
 
     def __call__(self, request: HostCallRequest) -> bytes | HostReply:
@@ -65,13 +68,28 @@ class Recorder:
             f"# Recorded by wapc {__version__} (--record): {len(self.calls)} host call(s).\n"
             "# Replay with: --stubs THIS_FILE\n"
         )
-        text = yaml.safe_dump(self.table(), sort_keys=False, allow_unicode=True, width=100)
-        try:
-            self.path.write_text(header + text, encoding="utf-8")
-        except OSError as exc:
-            raise InputFileError(
-                f"--record: cannot write '{self.path}' ({exc.strerror or exc})"
-            ) from None
+        self.file.write((header + dump_table(self.table())).encode("utf-8"))
+
+
+class _RoundTripDumper(yaml.SafeDumper):
+    """A SafeDumper that double-quotes (and so escapes) text it could not write plainly."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    # YAML reads U+0085, U+2028 and U+2029 as line breaks and drops a BOM, so a
+    # payload holding them, written plainly, would not load back as itself. In
+    # double quotes PyYAML writes every non-printable character as an escape.
+    printable = all(c.isprintable() or c == "\n" for c in text)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=None if printable else '"')
+
+
+_RoundTripDumper.add_representer(str, _represent_text)
+
+
+def dump_table(table: dict[str, Any]) -> str:
+    """``table`` as YAML that loads back to exactly ``table``."""
+    return yaml.dump(table, Dumper=_RoundTripDumper, sort_keys=False, allow_unicode=True,
+                     width=100)
 
 
 def _glob_escape(text: str) -> str:

@@ -1,194 +1,18 @@
-"""Static conformance report of a waPC guest: read the module, never run it.
-
-``inspect_module(data, name)`` parses the binary (``wasmparse``), checks it
-against the ABI in ``abi`` and returns a frozen ``Report``: what the module
-imports and exports, how it initialises, which toolchain probably built it
-(with the evidence), and every error and warning with what will go wrong at
-run time and how to fix it. A module that is not WebAssembly at all raises
-``NotWasmError``; a non-conformant one is a report with ``conformant=False``.
-"""
+"""The static checks: read the module (never run it) and say what will go wrong."""
 
 from __future__ import annotations
 
 import difflib
-import time
-from dataclasses import dataclass
-from typing import Any
 
-from .. import abi
-from ..engines.base import Limits
-from ..errors import EngineUnavailable, NotWasmError, WapcError
-from ..runtime.guest import check_wasm_bytes
-from ..wasm.parse import FuncType, Import, Module, WasmParseError, display_name, parse_module
-from .fingerprint import SdkGuess, guess_sdk
+from ... import abi
+from ...errors import NotWasmError
+from ...runtime.guest import check_wasm_bytes
+from ...wasm.parse import FuncType, Import, Module, WasmParseError, display_name, parse_module
+from ..fingerprint import guess_sdk
+from .report import Counts, ExportInfo, Finding, ImportInfo, InitInfo, MemoryInfo, Report
 
-__all__ = [
-    "Counts",
-    "ExportInfo",
-    "Finding",
-    "ImportInfo",
-    "InitInfo",
-    "InitRun",
-    "MemoryInfo",
-    "Report",
-    "RunResult",
-    "SdkGuess",
-    "display_name",
-    "inspect_module",
-    "run_init",
-]
-
-REPORT_FORMAT = 1
-PAGE = 65536
 #: A memory capped below this many pages cannot hold a modest payload twice over.
 SMALL_MAX_PAGES = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One error or warning: what is wrong, what it breaks at run time, how to fix it."""
-
-    code: str
-    message: str
-    impact: str
-    fix: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "impact": self.impact, "fix": self.fix}
-
-
-@dataclass(frozen=True, slots=True)
-class ImportInfo:
-    module: str
-    name: str
-    kind: str
-    params: tuple[str, ...]
-    results: tuple[str, ...]
-    role: str  # "wapc" | "wasi" | "env" | "unsupported"
-    ok: bool
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "module": self.module, "name": self.name, "kind": self.kind,
-            "params": list(self.params), "results": list(self.results),
-            "role": self.role, "ok": self.ok,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ExportInfo:
-    name: str
-    kind: str
-    params: tuple[str, ...] | None  # functions only
-    results: tuple[str, ...] | None
-    role: str  # "guest_call" | "memory" | "init" | "other"
-
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"name": self.name, "kind": self.kind, "role": self.role}
-        if self.params is not None and self.results is not None:
-            data["params"], data["results"] = list(self.params), list(self.results)
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryInfo:
-    """The memory exported as ``memory``."""
-
-    min_pages: int
-    max_pages: int | None
-    shared: bool
-    memory64: bool
-    imported_from: str | None  # "module.name" when the module imports it
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "min_pages": self.min_pages, "max_pages": self.max_pages,
-            "min_bytes": self.min_pages * PAGE,
-            "max_bytes": self.max_pages * PAGE if self.max_pages is not None else None,
-            "shared": self.shared, "memory64": self.memory64,
-            "imported_from": self.imported_from,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class InitInfo:
-    start_section: bool
-    start_function: str | None
-    exports: tuple[str, ...]  # init exports present, in the order a host runs them
-    style: str  # "command" | "reactor" | "wapc_init" | "start_section" | "none"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "start_section": self.start_section, "start_function": self.start_function,
-            "exports": list(self.exports), "style": self.style,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    types: int
-    imports: int
-    imported_functions: int
-    functions: int  # defined in the module
-    exports: int
-    custom_sections: int
-
-    def as_json(self) -> dict[str, int]:
-        return {
-            "types": self.types, "imports": self.imports,
-            "imported_functions": self.imported_functions, "functions": self.functions,
-            "exports": self.exports, "custom_sections": self.custom_sections,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    module: str
-    size: int
-    errors: tuple[Finding, ...]
-    warnings: tuple[Finding, ...]
-    notes: tuple[str, ...]
-    imports: tuple[ImportInfo, ...]
-    exports: tuple[ExportInfo, ...]
-    memory: MemoryInfo | None
-    init: InitInfo
-    wasi_modules: tuple[str, ...]
-    sdk: SdkGuess
-    custom_sections: tuple[tuple[str, int], ...]
-    producers: dict[str, tuple[tuple[str, str], ...]]
-    counts: Counts
-
-    @property
-    def conformant(self) -> bool:
-        return not self.errors
-
-    @property
-    def wasi(self) -> bool:
-        return bool(self.wasi_modules)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "format": REPORT_FORMAT,
-            "module": self.module,
-            "size": self.size,
-            "conformant": self.conformant,
-            "errors": [f.as_json() for f in self.errors],
-            "warnings": [f.as_json() for f in self.warnings],
-            "notes": list(self.notes),
-            "imports": [i.as_json() for i in self.imports],
-            "exports": [e.as_json() for e in self.exports],
-            "memory": self.memory.as_json() if self.memory else None,
-            "init": self.init.as_json(),
-            "wasi": self.wasi,
-            "wasi_modules": list(self.wasi_modules),
-            "sdk": self.sdk.as_json(),
-            "custom_sections": [{"name": n, "size": s} for n, s in self.custom_sections],
-            "producers": {
-                k: [{"name": n, "version": v} for n, v in vals]
-                for k, vals in self.producers.items()
-            },
-            "counts": self.counts.as_json(),
-        }
 
 
 def inspect_module(data: bytes, name: str) -> Report:
@@ -198,7 +22,7 @@ def inspect_module(data: bytes, name: str) -> Report:
         module = parse_module(data)
     except WasmParseError as exc:
         raise NotWasmError(f"module '{name}' is not a valid WebAssembly module: {exc}") from None
-    return _Inspector(module, data, name).report()
+    return Inspector(module, data, name).report()
 
 
 def _sig(t: FuncType | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -209,7 +33,9 @@ def _show(sig: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
     return f"({', '.join(sig[0])}) -> ({', '.join(sig[1])})"
 
 
-class _Inspector:
+class Inspector:
+    """Collects the findings about one parsed module into a :class:`Report`."""
+
     def __init__(self, module: Module, data: bytes, name: str) -> None:
         self.m = module
         self.data = data
@@ -494,84 +320,7 @@ class _Inspector:
 
 
 def _wasi_provided(name: str) -> bool:
-    # The WASI host's own (private) list is the one source of truth; without it,
-    # assume provided rather than raise false alarms.
-    from ..runtime import wasi
+    # The WASI host's own table is the one source of truth.
+    from ...runtime.wasi import IMPLEMENTED_WASI_FUNCTIONS
 
-    implemented = getattr(wasi, "_IMPLEMENTED", None)
-    return implemented is None or name in implemented
-
-
-# -- --run: the one part that executes the module (a smoke test for CI) -------------
-
-
-@dataclass(frozen=True, slots=True)
-class InitRun:
-    step: str  # "compile", "start" (instantiation incl. the start section), "_start", ...
-    outcome: str  # "ok" | "exit(0)" | "trap" | "error" (compile)
-    ms: float
-
-    def as_json(self) -> dict[str, Any]:
-        return {"step": self.step, "outcome": self.outcome, "ms": round(self.ms, 3)}
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """What instantiating the module and running its init exports did."""
-
-    engine: str
-    steps: tuple[InitRun, ...]
-    logs: tuple[tuple[str, str], ...]  # (source, line)
-    error: WapcError | None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "engine": self.engine,
-            "ok": self.ok,
-            "steps": [s.as_json() for s in self.steps],
-            "logs": [{"source": s, "message": m} for s, m in self.logs],
-            "error": str(self.error) if self.error is not None else None,
-            "exit_code": int(self.error.exit_code) if self.error is not None else 0,
-        }
-
-
-def run_init(
-    data: bytes, name: str, *, engine: str = "auto", limits: Limits | None = None
-) -> RunResult:
-    """Compile, instantiate (start section) and run the init exports, once.
-
-    Failures (the engine refusing the module, a trap) are kept in the result;
-    only an engine that cannot load here raises (``EngineUnavailable``).
-    """
-    from ..engines import get_engine
-    from ..runtime.events import InitStep
-    from ..runtime.guest import WapcModule
-
-    started = time.perf_counter()
-    try:
-        module = WapcModule.from_bytes(data, engine=engine, limits=limits, name=name)
-    except EngineUnavailable:
-        raise
-    except WapcError as exc:  # the engine validates code this reader skips
-        ms = (time.perf_counter() - started) * 1000
-        return RunResult(get_engine(engine).name, (InitRun("compile", "error", ms),), (), exc)
-    steps: list[InitRun] = [InitRun("compile", "ok", module.compile_ms)]
-    logs: list[tuple[str, str]] = []
-
-    def tracer(event: object) -> None:
-        if isinstance(event, InitStep):
-            steps.append(InitRun(event.step, event.outcome, event.duration_ns / 1e6))
-
-    error: WapcError | None = None
-    started = time.perf_counter()
-    try:
-        module.instantiate(on_log=lambda line, source: logs.append((source, line)), tracer=tracer)
-    except WapcError as exc:
-        error = exc
-        if len(steps) == 1:  # the start section trapped: the tracer never heard of it
-            steps.append(InitRun("start", "trap", (time.perf_counter() - started) * 1000))
-    return RunResult(module.engine_name, tuple(steps), tuple(logs), error)
+    return name in IMPLEMENTED_WASI_FUNCTIONS

@@ -1,0 +1,279 @@
+"""The ``wapc inspect`` report as text: sections of aligned rows, marks for what is ok.
+
+Names in a module are arbitrary Unicode: they are shown through
+``display_name`` (control characters escaped, long names cut) and never as
+Rich markup, so a module cannot restyle the report.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..console import terminal
+from ..messages import for_user
+
+if TYPE_CHECKING:  # rich and the inspector load when a report is made, not with the CLI
+    from rich.console import Console
+    from rich.table import Table
+
+    from ...tools.inspect import Finding, Report, RunResult
+
+#: Rows shown per list in the text report; a hostile module can declare thousands
+#: (``--json`` always has them all).
+MAX_ROWS = 60
+
+
+def write_json(
+    report: Report, result: RunResult | None, *, strict: bool, exit_code: int
+) -> None:
+    """One JSON object on stdout: the report, what ``--run`` did, and the verdict."""
+    import json
+
+    document: dict[str, Any] = report.as_json()
+    run = result.as_json() if result is not None else None
+    if run is not None and run["error"] is not None:
+        run["error"] = for_user(run["error"])
+    document["run"] = run
+    document["strict"] = strict
+    document["exit_code"] = exit_code
+    out = terminal.stdout
+    # ASCII-only: names in a module are arbitrary Unicode, stdout may not be
+    out.write(json.dumps(document, ensure_ascii=True, indent=2) + "\n")
+    out.flush()
+
+
+class _Marks:
+    def __init__(self, out: Console) -> None:
+        unicode = "utf" in (out.encoding or "").lower()
+        self.ok = "[green]✓[/]" if unicode else "[green]ok[/]"
+        self.bad = "[red]✗[/]" if unicode else "[red]XX[/]"
+        self.warn = "[yellow]![/]"
+        self.dot = "·" if unicode else "-"
+        self.arrow = "→" if unicode else "->"
+
+
+def render(
+    report: Report, result: RunResult | None, *, run_requested: bool = False,
+    out: Console | None = None,
+) -> None:
+    """Print the report; lines lose the padding Rich's grids leave at their ends."""
+    out = out or terminal.rich_console(terminal.stdout)
+    with out.capture() as captured:
+        _render(report, result, run_requested, out)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n"
+    encoding = getattr(out.file, "encoding", None) or "utf-8"
+    out.file.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    out.file.flush()
+
+
+def _render(report: Report, result: RunResult | None, run_requested: bool, out: Console) -> None:
+    k = _Marks(out)
+    verdict = (
+        f"{k.ok} [bold green]conformant waPC guest[/]" if report.conformant
+        else f"{k.bad} [bold red]not a waPC guest[/] ({len(report.errors)} error(s))"
+    )
+    out.print(f"[bold]{escape(report.module)}[/]  {_size(report.size)}")
+    out.print(verdict + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
+    _toolchain(report, out)
+    _exports(report, out, k)
+    _init(report, out, k)
+    _imports(report, out, k)
+    _sections(report, out, k)
+    _findings("Errors", report.errors, k.bad, out, k)
+    _findings("Warnings", report.warnings, k.warn, out, k)
+    if report.notes:
+        out.print("\n[bold]Notes[/]")
+        grid = _grid(columns=2)
+        for note in report.notes[:MAX_ROWS]:
+            grid.add_row(f"  {k.dot}", escape(note))
+        out.print(grid)
+        _more(len(report.notes), out)
+    if result is not None:
+        _run(result, report.init.start_section, out, k)
+    elif run_requested:
+        out.print("\n[bold]Run[/]  skipped: the module is not conformant")
+
+
+def _size(n: int) -> str:
+    return f"{n:,} bytes" if n < 10 * 1024 else f"{n:,} bytes ({n / 1024:.0f} KiB)"
+
+
+def _sig(params: tuple[str, ...] | None, results: tuple[str, ...] | None) -> str:
+    return f"({', '.join(params or ())}) -> ({', '.join(results or ())})"
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def display_name(text: str, limit: int = 100) -> str:
+    from ...tools.inspect import display_name as shown
+
+    return shown(text, limit)
+
+
+def _grid(columns: int = 3) -> Table:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=3, no_wrap=True)  # indent + mark
+    for _ in range(columns - 1):
+        grid.add_column(overflow="fold")
+    return grid
+
+
+def _toolchain(report: Report, out: Console) -> None:
+    from rich.table import Table
+
+    sdk = report.sdk
+    out.print(f"\n[bold]Toolchain[/]  {escape(sdk.label)} ({sdk.confidence} confidence)")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=10, no_wrap=True, style="dim")
+    grid.add_column(overflow="fold")
+    for label, items in (("evidence", sdk.evidence), ("needs", sdk.needs)):
+        for i, item in enumerate(items):
+            grid.add_row(f"  {label}" if i == 0 else "", escape(item))
+    if sdk.evidence or sdk.needs:
+        out.print(grid)
+
+
+def _exports(report: Report, out: Console, k: _Marks) -> None:
+    from ...tools.inspect import PAGE
+
+    out.print(f"\n[bold]Exports[/] ({len(report.exports)})")
+    grid = _grid()
+    for e in report.exports[:MAX_ROWS]:
+        if e.kind == "func":
+            detail = _sig(e.params, e.results)
+        elif e.role == "memory" and report.memory is not None:
+            mem = report.memory
+            top = (
+                f"max {mem.max_pages} pages" if mem.max_pages is not None else "no maximum"
+            )
+            detail = f"memory: {mem.min_pages} page(s) ({mem.min_pages * PAGE // 1024} KiB), {top}"
+        else:
+            detail = e.kind
+        mark = ""
+        if e.role == "guest_call":
+            mark = k.bad if _has(report, "guest-call") else k.ok
+        elif e.role == "memory":
+            mark = k.bad if _has(report, "missing-memory", "memory64") else k.ok
+        elif e.role == "init":
+            mark = k.ok if e.name in report.init.exports else k.bad
+        grid.add_row(f"  {mark}", escape(display_name(e.name)), escape(detail))
+    for code, name in (("missing-guest-call", "__guest_call"), ("missing-memory", "memory")):
+        if _has(report, code) and not any(e.name == name for e in report.exports):
+            grid.add_row(f"  {k.bad}", name, "[red]missing[/]")
+    out.print(grid)
+    _more(len(report.exports), out)
+
+
+def _more(total: int, out: Console) -> None:
+    if total > MAX_ROWS:
+        out.print(f"    ... and {total - MAX_ROWS} more (--json lists them all)")
+
+
+def _has(report: Report, *codes: str) -> bool:
+    return any(f.code.startswith(codes) for f in report.errors)
+
+
+def _init(report: Report, out: Console, k: _Marks) -> None:
+    init = report.init
+    steps = []
+    if init.start_section:
+        steps.append(f"start section ({init.start_function})")
+    steps.extend(init.exports)
+    order = f" {k.arrow} ".join(steps) if steps else "nothing to run"
+    out.print(f"\n[bold]Init[/]  {escape(order)}  [dim]({init.style})[/]")
+
+
+def _imports(report: Report, out: Console, k: _Marks) -> None:
+    out.print(f"\n[bold]Imports[/] ({len(report.imports)})")
+    if not report.imports:
+        out.print("  (none)")
+        return
+    grid = _grid()
+    others = [i for i in report.imports if i.role != "wasi"]
+    for i in others[:MAX_ROWS]:
+        detail = _sig(i.params, i.results) if i.kind == "func" else i.kind
+        tag = "  [dim](env)[/]" if i.role == "env" else ""
+        grid.add_row(
+            f"  {k.ok if i.ok else k.bad}", escape(display_name(f"{i.module}.{i.name}")),
+            escape(detail) + tag,
+        )
+    for module in report.wasi_modules:
+        names = [
+            display_name(i.name) for i in report.imports if i.role == "wasi" and i.module == module
+        ]
+        shown = ", ".join(names[:MAX_ROWS]) + (", ..." if len(names) > MAX_ROWS else "")
+        grid.add_row(f"  {k.ok}", f"{escape(module)} ({len(names)})", escape(shown))
+    out.print(grid)
+    _more(len(others), out)
+
+
+def _sections(report: Report, out: Console, k: _Marks) -> None:
+    from rich.table import Table
+
+    c = report.counts
+    out.print(
+        f"\n[bold]Counts[/]  {_n(c.functions, 'function')} (+{c.imported_functions} imported) "
+        f"{k.dot} {_n(c.imports, 'import')} {k.dot} {_n(c.exports, 'export')} "
+        f"{k.dot} {_n(c.types, 'type')}"
+    )
+    if report.custom_sections:
+        parts = [
+            f"{escape(display_name(n))} ({_bytes(s)})"
+            for n, s in report.custom_sections[:MAX_ROWS]
+        ]
+        if len(report.custom_sections) > MAX_ROWS:
+            parts.append(f"... {len(report.custom_sections) - MAX_ROWS} more")
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        grid.add_row("[bold]Custom sections[/]", ", ".join(parts))
+        out.print(grid)
+    else:
+        out.print("[bold]Custom sections[/]  none")
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _bytes(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB"
+
+
+def _findings(title: str, items: tuple[Finding, ...], mark: str, out: Console, k: _Marks) -> None:
+    if not items:
+        return
+    out.print(f"\n[bold]{title}[/] ({len(items)})")
+    grid = _grid(columns=2)
+    for f in items[:MAX_ROWS]:
+        grid.add_row(f"  {mark}", f"{escape(f.message)} [dim]\\[{f.code}][/]")
+        grid.add_row("", f"[dim]{k.arrow}[/] {escape(f.impact)}")
+        grid.add_row("", f"[dim]fix:[/] {escape(f.fix)}")
+    out.print(grid)
+    _more(len(items), out)
+
+
+def _run(result: RunResult, start_section: bool, out: Console, k: _Marks) -> None:
+    status = f"{k.ok} ok" if result.ok else f"{k.bad} failed"
+    out.print(f"\n[bold]Run[/] ({escape(result.engine)})  {status}")
+    grid = _grid()
+    for step in result.steps:
+        name = step.step
+        if step.step == "start":
+            name = "instantiate + start section" if start_section else "instantiate"
+        mark = k.bad if step.outcome in ("trap", "error") else k.ok
+        grid.add_row(f"  {mark}", escape(name), f"{escape(step.outcome)} in {step.ms:.2f} ms")
+    out.print(grid)
+    details = _grid(columns=2)
+    for source, line in result.logs[:MAX_ROWS]:
+        details.add_row("", f"[dim]\\[{escape(source)}][/] {escape(display_name(line, 500))}")
+    if result.error is not None:
+        details.add_row("", f"[red]{escape(for_user(result.error))}[/]")
+    if result.logs or result.error is not None:
+        out.print(details)

@@ -1,0 +1,170 @@
+"""The supervised child process: ``python -m wapc_cli.isolation.child FD [BEAT_FD]``.
+
+It reads one :class:`~.messages.Job` from the connection on ``FD``, confines
+itself (dies with its parent; a data rlimit on top of the max-memory limit),
+then loads, instantiates and calls the guest (or only instantiates it, or
+benchmarks it, watched through the shared page on ``BEAT_FD``), sending every
+log line, trace event and host call to the parent as it happens and the
+result last. Internal to wapc: only :mod:`.parent` starts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import signal
+import sys
+from multiprocessing.connection import Connection
+
+from ..errors import GuestTrap, LimitExceeded, WapcError
+from ..runtime.events import Event
+from ..runtime.guest import Guest, WapcModule
+from ..runtime.hostcalls import HostCallRequest, HostReply
+from ..runtime.limits import format_size
+from ..runtime.measure import BenchResult, measure_calls
+from ..runtime.session import HostAbort
+from .beats import BeatWriter
+from .messages import (
+    Abort,
+    BenchPlan,
+    BenchProgress,
+    Calling,
+    Failed,
+    Finished,
+    HostCall,
+    Job,
+    Log,
+    Reply,
+    Started,
+    TraceEvent,
+)
+
+USAGE = "usage: python -m wapc_cli.isolation.child FD [BEAT_FD] (internal to wapc)"
+
+
+def main(argv: list[str]) -> int:
+    if not 1 <= len(argv) <= 2 or not all(arg.isdigit() for arg in argv):
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        run_child(int(argv[0]), int(argv[1]) if len(argv) > 1 else None)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return 1  # the parent went away
+    return 0
+
+
+def run_child(fd: int, beat_fd: int | None = None) -> None:
+    """Serve one job on the connection ``fd``, then close it."""
+    conn = Connection(fd)
+    job: Job = conn.recv()
+    from ..engines import get_engine
+
+    # Load the engine first: the data rlimit is measured from what it already uses.
+    with contextlib.suppress(WapcError):  # reported below by WapcModule.from_bytes
+        get_engine(job.engine)
+    confine(job)
+    conn.send(ChildRun(conn, job, beat_fd).run())
+    conn.close()
+
+
+def confine(job: Job) -> None:
+    """Limits the child applies to itself before it touches the guest."""
+    with contextlib.suppress(Exception):  # Linux only: die with the parent
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    limit = job.limits.max_memory_bytes
+    if limit is not None:
+        cap = data_segment_size() + limit + job.rlimit_margin
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+
+
+def data_segment_size() -> int:
+    """What this process already uses of the data segment the rlimit caps."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+class ChildRun:
+    """One job, run in this process, with the parent on the other end of ``conn``."""
+
+    def __init__(self, conn: Connection, job: Job, beat_fd: int | None) -> None:
+        self.conn = conn
+        self.job = job
+        self.beat_fd = beat_fd
+
+    def run(self) -> Finished | Failed:
+        job, conn = self.job, self.conn
+        guest: Guest | None = None
+        response: bytes | None = None
+        bench: BenchResult | None = None
+        error: WapcError | None = None
+        try:
+            module = WapcModule.from_bytes(
+                job.wasm, engine=job.engine, limits=job.limits, name=job.name
+            )
+            conn.send(Started(module.engine_name, module.compile_ms))
+            guest = module.instantiate(
+                job.handler if job.handler is not None else self.ask_parent,
+                on_log=self.send_log if job.logs else None,
+                tracer=self.send_event if job.trace else None, wasi=job.wasi,
+            )
+            conn.send(Calling())
+            if job.mode == "call":
+                response = guest.call_timed(job.operation, job.payload)
+            elif job.mode == "bench":
+                bench = self.bench(module, guest)
+        except WapcError as exc:
+            error = exc
+        except MemoryError:
+            limit = job.limits.max_memory_bytes
+            figure = format_size(limit) if limit is not None else "?"
+            error = LimitExceeded(
+                "max-memory", figure,
+                f"max-memory: the host ran out of memory under the max-memory limit of {figure}",
+            )
+        except Exception as exc:
+            return Failed(f"{type(exc).__name__}: {exc}")
+        finished = Finished(response=response, bench=bench,
+                            error=error.to_json() if error is not None else None)
+        if guest is None:
+            return finished
+        return finished._replace(warnings=tuple(guest.last.warnings),
+                                 host_calls=guest.last.host_calls,
+                                 timings=guest.timings.as_dict())
+
+    def bench(self, module: WapcModule, guest: Guest) -> BenchResult:
+        plan = self.job.bench or BenchPlan()
+        return measure_calls(
+            module, guest, self.job.operation, self.job.payload, count=plan.count,
+            duration=plan.duration, warmup=plan.warmup, compare_bare=plan.compare_bare,
+            progress=self.send_progress, watch=BeatWriter(self.beat_fd),
+        )
+
+    # -- what the guest's run sends the parent -----------------------------------------
+    def ask_parent(self, request: HostCallRequest) -> HostReply | bytes:
+        self.conn.send(HostCall(request))
+        answer: Reply | Abort = self.conn.recv()
+        if isinstance(answer, Abort):
+            raise HostAbort(GuestTrap(answer.message))
+        return answer.reply
+
+    def send_log(self, message: str, source: str) -> None:
+        self.conn.send(Log(message, source))
+
+    def send_event(self, event: Event) -> None:
+        self.conn.send(TraceEvent(event))
+
+    def send_progress(self, done: int, total: int | None) -> None:
+        self.conn.send(BenchProgress(done, total))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

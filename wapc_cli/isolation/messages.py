@@ -1,0 +1,129 @@
+"""Every message between a supervising parent and its child process, typed.
+
+The parent sends one :class:`Job`, then answers each :class:`HostCall` with a
+:class:`Reply` or an :class:`Abort`. The child sends :class:`Started` once the
+module compiled, :class:`Calling` once it is instantiated (the guest call or
+the benchmark begins), :class:`Log`, :class:`TraceEvent` and
+:class:`BenchProgress` as they happen, and ends with :class:`Finished` (the
+run's result, a guest failure included) or :class:`Failed` (a bug of ours).
+
+Messages are pickled over a socket pair (``multiprocessing.connection``):
+only our own code in the child writes them, never the guest. They are
+NamedTuples: immutable, and cheap to pickle on a path taken per host call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from ..engines.base import Limits
+from ..runtime.events import Event
+from ..runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
+from ..runtime.measure import BenchResult
+from ..runtime.wasi import WasiOptions
+
+#: "call": load, instantiate, call once; "init": instantiate only (start section,
+#: init exports); "bench": instantiate, then the measured benchmark loop.
+Mode = Literal["call", "init", "bench"]
+
+#: Room above the max-memory limit for the interpreter's own allocations (copies of
+#: payloads, responses, trace events) before the data rlimit stops the child.
+RLIMIT_MARGIN = 256 * 1024**2
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """How much to measure in a supervised benchmark (see ``runtime.measure.measure_calls``)."""
+
+    count: int | None = None
+    duration: float | None = None
+    warmup: int = 1000
+    compare_bare: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything the child needs to run, sent first."""
+
+    wasm: bytes
+    name: str
+    engine: str
+    limits: Limits  # without the timeout: the parent enforces it
+    wasi: WasiOptions
+    operation: str
+    payload: bytes
+    trace: bool
+    logs: bool
+    rlimit_margin: int = RLIMIT_MARGIN
+    mode: Mode = "call"
+    #: A picklable handler to answer host calls in the child itself (a benchmark must
+    #: not pay a round trip per host call); None relays every host call to the parent.
+    handler: HostCallHandler | None = None
+    bench: BenchPlan | None = None
+
+
+# -- parent -> child, answering a HostCall ---------------------------------------------
+class Reply(NamedTuple):
+    """The parent's handler answered the host call (bytes: a plain success)."""
+
+    reply: HostReply | bytes
+
+
+class Abort(NamedTuple):
+    """The parent's handler stopped the run (a ``HostAbort``); the child traps the guest."""
+
+    message: str
+
+
+# -- child -> parent -------------------------------------------------------------------
+class Started(NamedTuple):
+    """The module compiled; the timeout clock starts now."""
+
+    engine: str
+    compile_ms: float
+
+
+class Calling(NamedTuple):
+    """Instantiation and init are done: the guest call (or the benchmark) begins."""
+
+
+class Log(NamedTuple):
+    message: str
+    source: str
+
+
+class TraceEvent(NamedTuple):
+    event: Event
+
+
+class BenchProgress(NamedTuple):
+    done: int
+    total: int | None
+
+
+class HostCall(NamedTuple):
+    """The guest made a host call the parent answers; the child waits for the answer."""
+
+    request: HostCallRequest
+
+
+class Finished(NamedTuple):
+    """The run ended, well or with a guest-side failure (``error``, as ``WapcError.to_json``)."""
+
+    response: bytes | None = None
+    error: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    host_calls: int = 0
+    timings: dict[str, float] | None = None
+    bench: BenchResult | None = None
+
+
+class Failed(NamedTuple):
+    """The child failed in a way that is a bug of ours, not the guest's."""
+
+    reason: str
+
+
+ParentMessage = Job | Reply | Abort
+ChildMessage = Started | Calling | Log | TraceEvent | BenchProgress | HostCall | Finished | Failed

@@ -1,0 +1,145 @@
+"""What a guest call amounts to: its response, or the one error to report.
+
+An exchange ends in a result (``__guest_call``'s 1 or 0, with what the guest
+set through the imports) or in something that unwound the guest early (a trap,
+an ABI violation, ``proc_exit``, a host abort, a limit). Both are turned into
+the response or a typed :class:`~wapc_cli.errors.WapcError` here, and a
+failure after the guest grew its memory up to the max-memory limit is named as
+such.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from ..engines import EngineTrap, Limits
+from ..engines.base import GuestMemory
+from ..errors import GuestError, GuestTrap, LimitExceeded, WapcError
+from ..wasm.constants import PAGE
+from .limits import format_size
+from .memory import GuestFault
+from .session import HostAbort, WapcSession
+from .wasi import ProcExit
+
+
+def raise_guest_error(error: bytes) -> bytes:
+    """Raise the plain guest error ``error`` (typed to return, for ``return raise_...``)."""
+    raise GuestError(error.decode("utf-8", "replace"), error)
+
+
+def exchange_result(session: WapcSession, result: int) -> bytes:
+    """The response of an exchange that returned ``result``, or the error it amounts to.
+
+    A guest that set both a response and an error and returned 1 gets its
+    response, with a warning added to ``session.warnings``.
+    """
+    response, error = session.response, session.error
+    if result == 1:
+        if error is not None:
+            session.warnings += (
+                "guest set both a response and an error and returned 1; "
+                "the response is used (some hosts check the error first)",
+            )
+        if response is None:
+            if error is not None:
+                raise GuestError(error.decode("utf-8", "replace"), error)
+            raise GuestTrap(
+                "guest returned 1 (success) but set no response with __guest_response"
+            )
+        return response
+    if result == 0:
+        if error is None:
+            raise GuestError(
+                "guest returned 0 (failure) without setting an error with __guest_error"
+            )
+        return raise_guest_error(error)
+    raise GuestTrap(f"__guest_call returned {result}; waPC allows only 1 (success) or 0")
+
+
+def classify_fault(
+    exc: BaseException, session: WapcSession, limits: Limits, phase: str
+) -> WapcError:
+    """The error for guest code that ended early with ``exc`` during ``phase``.
+
+    The session's recorded ``fault`` wins over ``exc``: not every engine hands
+    an exception raised inside an import back unchanged.
+    """
+    fault = session.fault or exc
+    guest_error = session.error
+    before = guest_error.decode("utf-8", "replace") if guest_error is not None else None
+    if isinstance(fault, HostAbort):
+        if isinstance(fault.error, WapcError):
+            return fault.error
+        return GuestTrap(str(fault.error), phase=phase)
+    if isinstance(fault, GuestFault):
+        return GuestTrap(str(fault), guest_error=before, phase=phase)
+    if isinstance(fault, ProcExit):
+        return GuestTrap(
+            f"guest exited with proc_exit({fault.code})", guest_error=before, phase=phase
+        )
+    if isinstance(fault, EngineTrap):
+        info = fault.info
+        if info.kind == "timeout":
+            return LimitExceeded(
+                "timeout", f"{limits.timeout_s:g}s",
+                f"timeout: the guest ran longer than {limits.timeout_s:g}s",
+                guest_error=before, frames=info.frames, phase=phase,
+            )
+        if info.kind == "fuel":
+            return LimitExceeded(
+                "fuel", str(limits.fuel),
+                f"fuel: the guest used up its budget of {limits.fuel} units",
+                guest_error=before, frames=info.frames, phase=phase,
+            )
+        message = f"guest trapped: {info.message}"
+        if info.frames:
+            message += f" [at {frames_text(info.frames)}]"
+        return GuestTrap(message, guest_error=before, frames=info.frames, phase=phase)
+    if isinstance(fault, WapcError):
+        return fault
+    if isinstance(fault, RecursionError | MemoryError):
+        return GuestTrap(f"host ran out of resources: {type(fault).__name__}", phase=phase)
+    return GuestTrap(f"guest trapped: {fault}", guest_error=before, phase=phase)
+
+
+def memory_limit_hit(
+    error: WapcError, limit: int | None, memory: GuestMemory | None, before: int | None
+) -> WapcError:
+    """``error``, naming the max-memory limit when the guest failed after growing up to it.
+
+    No engine tells us that a ``memory.grow`` was refused (it returns -1, as
+    WebAssembly says, and the guest goes on). The evidence: memory grew during
+    the failed run (from ``before`` bytes) and ended with less room left than a
+    quarter of the limit (or than one page). A guest that reported the failure
+    keeps exit 1, with the limit added to its message.
+    """
+    if limit is None or memory is None or before is None:
+        return error
+    if isinstance(error, LimitExceeded) or not isinstance(error, GuestError | GuestTrap):
+        return error
+    try:
+        size = memory.size()
+    except Exception:  # a memory of a torn-down instance: no evidence either way
+        return error
+    if size <= before or limit - size >= max(PAGE, limit // 4):
+        return error
+    note = (
+        f"guest memory grew to {format_size(size)} of the max-memory limit of "
+        f"{format_size(limit)}; memory.grow beyond the limit fails (returns -1)"
+    )
+    if isinstance(error, GuestError):
+        return GuestError(f"{error.message} ({note})", error.raw)
+    return LimitExceeded(
+        "max-memory", format_size(limit), f"max-memory: {note}; then {error.message}",
+        guest_error=error.guest_error, frames=error.frames, phase=error.phase,
+    )
+
+
+def frames_text(frames: tuple[str, ...], shown: int = 4) -> str:
+    """Innermost frames first; a run of one frame (deep recursion) shown once with a count."""
+    parts = []
+    for frame, run in itertools.groupby(frames):
+        count = sum(1 for _ in run)
+        parts.append(f"{frame} (x{count})" if count > 1 else frame)
+    more = len(parts) - shown
+    return " <- ".join(parts[:shown]) + (f" <- ... {more} more" if more > 0 else "")
