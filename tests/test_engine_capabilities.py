@@ -24,6 +24,13 @@ def test_each_engine_says_what_the_registry_declares(engine_name: str) -> None:
     assert get_engine(engine_name).capabilities == declared_capabilities(engine_name)
 
 
+def test_interrupt_works_where_the_engine_says_it_can(engine_name: str) -> None:
+    engine = get_engine(engine_name)
+    # Nothing runs, so this stops nothing; it answers whether it could.
+    assert engine.interrupt() is engine.capabilities.interrupts
+    assert engine.capabilities.interrupts is (engine_name == "wasmtime")
+
+
 def test_auto_answers_for_the_engine_it_picks() -> None:
     assert declared_capabilities("auto") == get_engine("auto").capabilities
 

@@ -17,8 +17,8 @@ from test_hostile import GROW_UNTIL_REFUSED, guest
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
-from wapc_cli.cli.limits import build_limits, parse_size
-from wapc_cli.engines.base import Limits
+from wapc_cli.cli.limits import MAX_TIMEOUT_S, build_limits, parse_size
+from wapc_cli.engines.base import MAX_FUEL, Limits
 from wapc_cli.errors import GuestError, LimitExceeded, UsageError
 from wapc_cli.isolation import run_supervised
 from wapc_cli.runtime.hostcalls import HostCallRequest
@@ -76,6 +76,33 @@ def test_bad_sizes(text: str) -> None:
         parse_size(text)
 
 
+@pytest.mark.parametrize("text", ["1e35", "9e16", str(MAX_TIMEOUT_S + 1)])
+def test_absurd_timeouts_are_refused(text: str) -> None:
+    with pytest.raises(UsageError, match=r"--timeout: .* more than the maximum of 2592000 seconds"):
+        build_limits(text, None, None)
+    assert build_limits(str(MAX_TIMEOUT_S), None, None).timeout_s == MAX_TIMEOUT_S
+
+
+@pytest.mark.parametrize("fuel", [2**64, 2**64 + 100, 10**30])
+def test_fuel_beyond_the_engine_range_is_refused(fuel: int) -> None:
+    with pytest.raises(UsageError, match=rf"--fuel: .* more than the maximum of {MAX_FUEL}"):
+        build_limits(None, fuel, None)
+    assert build_limits(None, MAX_FUEL, None).fuel == MAX_FUEL
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [(["--timeout", "1e35"], "--timeout"), (["--fuel", str(2**64 + 100)], "--fuel")],
+)
+def test_the_cli_refuses_out_of_range_limits_with_exit_2(
+    tmp_path: Path, args: list[str], flag: str
+) -> None:
+    path = write(tmp_path, "echo.wasm", ECHO)
+    result = CliRunner().invoke(app, ["call", str(path), "op", *args])
+    assert result.exit_code == 2
+    assert f"{flag}: " in result.output and "more than the maximum" in result.output
+
+
 # -- timeout ---------------------------------------------------------------------------
 def test_an_endless_loop_stops_within_the_timeout(tmp_path: Path, engine_name: str) -> None:
     module = write(tmp_path, "loop.wasm", LOOP)
@@ -119,11 +146,15 @@ def test_the_timeout_includes_init(engine_name: str) -> None:
         assert outcome.error is None and outcome.response == b"hello"
 
 
-def test_timeout_off_runs_in_process_and_default_is_supervised_on_wasmer() -> None:
+def test_which_runs_are_supervised() -> None:
     assert needs_supervision("wasmer", Limits(timeout_s=30))
     assert needs_supervision("wasmer", Limits(max_memory_bytes=1 << 20))
-    assert not needs_supervision("wasmer", Limits())
+    # The CLI's runs must stop on Ctrl-C: wasmer cannot interrupt, so only a child can.
+    assert needs_supervision("wasmer", Limits())
+    assert not needs_supervision("wasmer", Limits(), stoppable=False)
+    assert needs_supervision("wasmer", Limits(timeout_s=30), stoppable=False)
     assert not needs_supervision("wasmtime", Limits(timeout_s=30, max_memory_bytes=1 << 20))
+    assert not needs_supervision("wasmtime", Limits())
     assert not needs_supervision("auto", Limits(timeout_s=30))  # auto prefers wasmtime
 
 

@@ -18,7 +18,7 @@ from .. import __version__
 from ..errors import ExitCode
 from .click_compat import click_exceptions
 from .console import terminal
-from .guard import run_guarded
+from .guard import Interrupted, run_guarded
 
 
 class WapcGroup(TyperGroup):
@@ -48,7 +48,11 @@ class WapcGroup(TyperGroup):
                 return 130
             except click_exceptions.ClickException as exc:
                 # typer's coercion prefixes pydantic's wording; keep the user's part only
-                terminal.error_line(_usage_message(exc))
+                message = _usage_message(exc)
+                from .usage_json import write_usage_failure
+
+                write_usage_failure(argv, message)  # when --json / jsonl was asked for
+                terminal.error_line(message)
                 return int(ExitCode.USAGE)
 
         rc = run_guarded(body, show_traceback=show_traceback)
@@ -56,12 +60,28 @@ class WapcGroup(TyperGroup):
             sys.exit(rc)
         return rc
 
+    # click would turn EPIPE into exit 1; the policy (run_guarded, and so the fast
+    # entry) treats a reader that went away as no error: `wapc --help | head -1`
+    # (help is printed while the context is made) as much as a command's output.
+    # Rich, which prints typer's help, turns EPIPE into SystemExit(1) itself.
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            terminal.abandon_stdout()
+            raise typer.Exit(0) from None
+        except SystemExit as exc:
+            if isinstance(exc.__context__, BrokenPipeError):
+                raise typer.Exit(0) from None
+            raise
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None  # past click, to run_guarded: "interrupted", 130
         except BrokenPipeError:
-            # click would turn EPIPE into exit 1; the policy (run_guarded, and so the
-            # fast entry) treats a reader that went away as no error.
+            terminal.abandon_stdout()
             raise typer.Exit(0) from None
 
 

@@ -1,7 +1,14 @@
-"""``wapc bench``: calls per second, latency percentiles and the cold path of one guest."""
+"""``wapc bench``: calls per second, latency percentiles and the cold path of one guest.
+
+How long it may measure is bounded: every call's latency is kept (for the
+percentiles), so ``--count`` and ``--warmup`` are at most :data:`MAX_CALLS`,
+``--duration`` at most :data:`MAX_DURATION_S` and finite (``nan`` would never
+end), ``--size`` at most :data:`MAX_SIZE`; beyond is exit 2 with one line.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -9,6 +16,7 @@ import typer
 from ..errors import UsageError
 from ..runtime.hostcalls import HostCallHandler
 from ..runtime.limits import needs_supervision
+from .console import terminal
 from .options import run_command
 from .render import bench_view
 from .run_options import RunOptions
@@ -42,6 +50,13 @@ BenchTimeoutOpt = Annotated[
 ]
 
 
+#: The most calls ``--count`` (or ``--warmup``) asks for: a latency is kept per call.
+MAX_CALLS = 100_000_000
+#: The longest ``--duration``: one hour.
+MAX_DURATION_S = 3600.0
+#: The largest ``--size`` payload: 1 GiB, the payload limit of every other option.
+MAX_SIZE = 1024**3
+
 #: The command's parameters, in the order ``--help`` lists them.
 PARAMETERS = (
     "module", "operation", "payload", "payload_hex", "payload_json", "encode", "size", "engine",
@@ -65,17 +80,12 @@ def bench(
     duration: float | None, warmup: int, bare: bool,
 ) -> None:
     """Measure calls/s and latency of OPERATION on MODULE (use --engine all to compare)."""
-    if count is not None and count <= 0:
-        raise UsageError("--count: must be a positive number of calls")
-    if duration is not None and duration <= 0:
-        raise UsageError("--duration: must be a positive number of seconds")
-    if count is not None and duration is not None:
-        raise UsageError("give only one of --count, --duration")
-    if warmup < 0:
-        raise UsageError("--warmup: must be zero or more")
+    _check_plan(count, duration, warmup)
     given = (options.payload, options.payload_hex, options.payload_json)
     if size is not None and (size < 0 or any(v is not None for v in given)):
         raise UsageError("--size: give a size >= 0 and no other payload option")
+    if size is not None and size > MAX_SIZE:
+        raise UsageError(f"--size: {size} is more than the maximum of {MAX_SIZE} bytes (1 GiB)")
     if reply is not None and (options.stubs or options.preset):
         raise UsageError("give only one of --reply, --stubs/--preset")
     results: list[BenchResult] = []
@@ -93,6 +103,26 @@ def bench(
     raise typer.Exit(0)
 
 
+def _check_plan(count: int | None, duration: float | None, warmup: int) -> None:
+    """Refuse a measurement that would not end, or not in any useful time."""
+    if count is not None and count <= 0:
+        raise UsageError("--count: must be a positive number of calls")
+    if count is not None and count > MAX_CALLS:
+        raise UsageError(f"--count: {count} is more than the maximum of {MAX_CALLS:_} calls")
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise UsageError(f"--duration: {duration:g} is not a positive number of seconds")
+    if duration is not None and duration > MAX_DURATION_S:
+        raise UsageError(
+            f"--duration: {duration:g} is more than the maximum of {MAX_DURATION_S:g} seconds"
+        )
+    if count is not None and duration is not None:
+        raise UsageError("give only one of --count, --duration")
+    if warmup < 0:
+        raise UsageError("--warmup: must be zero or more")
+    if warmup > MAX_CALLS:
+        raise UsageError(f"--warmup: {warmup} is more than the maximum of {MAX_CALLS:_} calls")
+
+
 def _constant_answer(answer: bytes) -> HostCallHandler:
     from ..tools.bench import ConstantAnswer
 
@@ -102,11 +132,18 @@ def _constant_answer(answer: bytes) -> HostCallHandler:
 def _engines(engine: str) -> list[str]:
     if engine != "all":
         return [engine]
-    from ..engines import available_engines
+    from ..engines import ENGINE_NAMES, available_engines, get_engine
+    from ..errors import EngineUnavailable
 
     names = available_engines()
     if not names:
         raise UsageError("--engine all: no engine can be loaded in this Python")
+    for name in ENGINE_NAMES:
+        if name != "auto" and name not in names:
+            try:
+                get_engine(name)
+            except EngineUnavailable as exc:  # say why it is left out, not just leave it out
+                terminal.warning_line(f"--engine all: leaving out {name}: {exc}")
     return names
 
 
@@ -118,7 +155,7 @@ def _measure(spec: RunSpec, count: int | None, duration: float | None, warmup: i
         return _measure_supervised(spec, count, duration, warmup, bare, show)
     module = spec.load()
     guest = spec.instantiate(module, on_log=None)
-    label = f"[bold]{module.engine_name}[/] {spec.operation}"
+    label = bench_view.label(module.engine_name, spec.operation)
     with bench_view.progress(label, count, duration, wanted=show) as report:
         return run_bench(module, guest, spec.operation, spec.payload, count=count,
                          duration=duration, warmup=warmup, compare_bare=bare, progress=report)
@@ -137,7 +174,7 @@ def _measure_supervised(spec: RunSpec, count: int | None, duration: float | None
     from ..tools.bench import run_bench_supervised
 
     wasm = read_module_file(spec.module)
-    label = f"[bold]{spec.engine}[/] {spec.operation} (supervised)"
+    label = bench_view.label(spec.engine, spec.operation, " (supervised)")
     with bench_view.progress(label, count, duration, wanted=show) as report:
         return run_bench_supervised(
             wasm, operation=spec.operation, payload=spec.payload, name=str(spec.module),

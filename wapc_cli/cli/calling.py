@@ -24,12 +24,18 @@ def call_command(options: RunOptions) -> int:
     """Run the call and print its result; returns the exit code.
 
     A failure the caller's error policy reports (usage, a guest error without
-    ``--json``) is raised as its :class:`~wapc_cli.errors.WapcError`.
+    ``--json``) is raised as its :class:`~wapc_cli.errors.WapcError`; with
+    ``--json`` every failure is the JSON object (and its line on stderr).
     """
-    outcome = run_call(build_runspec(options), quiet=options.quiet or options.json_out)
     if options.json_out:
+        try:
+            outcome = run_call(build_runspec(options), quiet=True)
+        except WapcError as exc:  # usage, not a guest: still one JSON object
+            call_output.write_json_failure(exc, str(options.module), options.operation)
+            raise
         call_output.write_json(outcome, options.decode)
         return outcome.exit_code
+    outcome = run_call(build_runspec(options), quiet=options.quiet)
     call_output.write_warnings(outcome.warnings)
     if outcome.error is not None:
         raise outcome.error

@@ -3,7 +3,8 @@
 The report goes to stdout (text, or one JSON object with ``--json``: see
 :mod:`.render.inspect_view`); the verdict is the exit code: 0 conformant, 4 not
 a waPC guest (or warnings with ``--strict``), 3 when ``--run`` saw
-initialisation trap, 2 when the file is not a readable WebAssembly module.
+initialisation trap, 2 when the file is not a readable WebAssembly module
+(with ``--json``, a document with ``error`` and ``exit_code`` then).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import ExitCode
+from ..errors import ExitCode, WapcError
 from ..runtime.guest import read_module_file
 from ..runtime.limits import DEFAULT_TIMEOUT_S
 from .console import terminal
@@ -52,13 +53,18 @@ def inspect(
     from .render import inspect_view
 
     where = os.fspath(module)
-    data = read_module_file(module)  # missing, empty, text, a directory: exit 2
-    report = inspect_module(data, where)
+    try:
+        limits = build_limits(timeout, None, None, DEFAULT_TIMEOUT_S) if run else None
+        data = read_module_file(module)  # missing, empty, text, a directory: exit 2
+        report = inspect_module(data, where)
+    except WapcError as exc:
+        if json_out:  # no report to print: the document says why, with the exit code
+            inspect_view.write_json_failure(where, exc)
+        raise
     result: RunResult | None = None
-    if run and report.conformant:
+    if limits is not None and report.conformant:
         # The same default on every engine: wasmer, which cannot stop a guest
         # in-process, runs init in a supervised child process.
-        limits = build_limits(timeout, None, None, DEFAULT_TIMEOUT_S)
         result = run_init_enforced(data, where, report.init, engine=engine, limits=limits)
     code = exit_code(report, result, strict=strict)
     if json_out:

@@ -34,7 +34,10 @@ def parse_size(text: str, option: str = "--max-memory") -> int:
     unit = match.group(2).lower() if match else ""
     if not match or unit not in _UNITS:
         raise UsageError(f"{option}: '{text}' is not a size (e.g. 65536, 64KiB, 16MiB, 1GiB)")
-    value = int(float(match.group(1)) * _UNITS[unit])
+    number = float(match.group(1)) * _UNITS[unit]
+    if not math.isfinite(number) or number > _MAX_SIZE:  # 1e400 overflows to inf
+        raise UsageError(f"{option}: {text} is larger than a 32-bit memory (4GiB)")
+    value = int(number)
     if value <= 0:
         raise UsageError(f"{option}: must be greater than zero")
     if value > _MAX_SIZE:

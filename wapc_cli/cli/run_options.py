@@ -106,7 +106,8 @@ class RunOptions(NamedTuple):
     )] = None
     arg: Annotated[list[str] | None, Flag(("--arg",), "Grant a WASI program argument.")] = None
     dir: Annotated[list[str] | None, Flag(
-        ("--dir",), "Grant read-only WASI access to HOST_DIR[:GUEST_DIR].",
+        ("--dir",), "Grant read-only WASI access to HOST_DIR[:/GUEST_DIR] (split at the last "
+        "':' only when an absolute GUEST_DIR follows; else all of it is HOST_DIR).",
     )] = None
     json_out: Annotated[bool, Flag(("--json",), "Print one JSON result object.", fast=True)] = False
     quiet: Annotated[bool, Flag(

@@ -16,6 +16,7 @@ from ..runtime.wasi import WasiOptions
 from ..tools.host_setup import HostSetup
 from .limits import build_limits
 from .run_options import RunOptions
+from .safe_text import one_line
 
 # A plain class, not a dataclass: it is on the one-shot `wapc call` path (see
 # the note in engines/base.py).
@@ -96,15 +97,51 @@ def wasi_options(module: Path, env: list[str] | None, args: list[str] | None,
                 raise UsageError(f"--env: '{key}' is not set in this environment")
             value = os.environ[key]
         granted[key] = value
-    preopens = []
-    for item in dirs or ():
-        host, _, guest = item.partition(":")
-        if not Path(host).is_dir():
-            raise UsageError(f"--dir: '{host}' is not a directory")
-        preopens.append((host, guest or host))
+    preopens = [dir_grant(item) for item in dirs or ()]
     return WasiOptions(
         args=tuple(args or ()), env=granted, program_name=module.name, dirs=tuple(preopens)
     )
+
+
+def checked_operation(operation: str) -> str:
+    """The operation name, refused (exit 2) when it is not UTF-8 text.
+
+    waPC operation names are UTF-8 strings (every SDK matches them as text);
+    an argument that was not valid UTF-8 reaches Python with lone surrogates
+    in its place (``surrogateescape``), and is refused rather than sent as
+    bytes no guest could have registered.
+    """
+    try:
+        operation.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"operation '{one_line(operation)}' is not valid UTF-8 (waPC operation names are text)"
+        ) from None
+    return operation
+
+
+def dir_grant(item: str) -> tuple[str, str]:
+    """``--dir HOST[:GUEST]`` as (host directory, the path the guest sees it at).
+
+    The value splits at its last ``:`` only when what follows is an absolute
+    guest path (it starts with ``/``); otherwise the whole value is the host
+    directory, seen by the guest under the same name. So a host path with a
+    ``:`` in it is named as it is (``--dir a:b``), or with a guest path
+    (``--dir a:b:/data``). An empty host path is refused: it would grant the
+    working directory without naming it.
+    """
+    host, sep, guest = item.rpartition(":")
+    if not sep or not guest.startswith("/"):
+        host, guest = item, ""
+    shown = one_line(item)
+    if not host:
+        raise UsageError(f"--dir: '{shown}' names no host directory (HOST_DIR[:/GUEST_DIR])")
+    if not Path(host).is_dir():
+        hint = ""
+        if ":" in item and not guest:
+            hint = " (a GUEST_DIR after ':' must be absolute, e.g. data:/data)"
+        raise UsageError(f"--dir: '{one_line(host)}' is not a directory{hint}")
+    return host, guest or host
 
 
 def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None,
@@ -123,7 +160,7 @@ def build_runspec(
     module = options.module
     return RunSpec(
         module=module,
-        operation=options.operation,
+        operation=checked_operation(options.operation),
         payload=resolve_payload(
             options.payload, options.payload_hex, options.payload_json, options.encode
         ),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import WapcError
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
 from ..runtime.session import HostAbort
 from .calling import CallOutcome, run_call
@@ -52,7 +53,6 @@ def register(app: typer.Typer) -> None:
 
 def trace(options: RunOptions, format: TraceFormat) -> None:
     """Call OPERATION on MODULE and show every ABI step, live, with a closing summary."""
-    spec = build_runspec(options)
     from ..tools.trace import TraceResult
 
     sink: TraceSink
@@ -64,7 +64,16 @@ def trace(options: RunOptions, format: TraceFormat) -> None:
         from .render.trace_rich import RichTimeline
 
         sink = RichTimeline(terminal.rich_console(terminal.stdout, markup=False))
-    outcome = _run_traced(spec, sink)
+    try:
+        spec = build_runspec(options)
+        outcome = _run_traced(spec, sink)
+    except WapcError as exc:
+        # Usage, not a guest: nothing ran. JSON lines still end in their summary.
+        if format is TraceFormat.jsonl:
+            sink.finish(TraceResult(exit_code=int(exc.exit_code), kind=exc.kind,
+                                    message=for_user(exc), response=None,
+                                    error=error_json(exc)))
+        raise
     error = outcome.error
     details = None if error is None else error_json(error)
     sink.finish(TraceResult(

@@ -297,6 +297,13 @@ class WasmerEngine:
         # Modules and host functions belong to a store; one store serves every module.
         self._store = wasmer.Store(wasmer.engine.Universal(Compiler))
 
+    def interrupt(self) -> bool:
+        """Nothing to do: wasmer 1.1 cannot stop a running guest (``capabilities``).
+
+        Only killing the supervised child process it runs in stops it.
+        """
+        return False
+
     def compile(self, wasm: bytes, limits: Limits) -> WasmerModule:
         _check_limits(limits)
         if limits.max_memory_bytes is not None:

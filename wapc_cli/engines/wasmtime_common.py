@@ -149,7 +149,7 @@ def new_store(compiled: WasmtimeModule, limits: Limits) -> tuple[wasmtime.Store,
         store.set_limits(memory_size=limits.max_memory_bytes)
     if limits.fuel is not None:
         store.set_fuel(limits.fuel)
-    guard = StoreGuard(store, compiled.interrupter)
+    guard = StoreGuard(store, compiled.ticker, compiled.interrupter)
     compiled.ticker.ensure_running()
     return store, guard
 

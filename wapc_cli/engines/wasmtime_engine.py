@@ -23,6 +23,7 @@ from .wasmtime_common import (
     new_store,
 )
 from .wasmtime_epoch import EpochTicker, Interrupter, TimeBudget
+from .wasmtime_signals import DEFERRED, deliver
 
 
 class WasmtimeMemory:
@@ -92,15 +93,20 @@ class WasmtimeInstance:
             raise engine_trap(exc, self._guard) from None
         finally:
             self._budget.spend(started)
+        if DEFERRED:
+            deliver()
         return result if isinstance(result, int) else None
 
     def guest_call(self, op_len: int, msg_len: int) -> int:
         func = self._exports.func("__guest_call")
         self._budget.arm_call()
         try:
-            return int(func(self._store, op_len, msg_len))  # type: ignore[arg-type]
+            result = func(self._store, op_len, msg_len)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise engine_trap(exc, self._guard) from None
+        if DEFERRED:
+            deliver()
+        return int(result)  # type: ignore[arg-type]
 
 
 class WasmtimeEngine:
@@ -137,11 +143,12 @@ class WasmtimeEngine:
             # fast path's memoryview then stays valid as memory grows (ViewMemory).
             config.memory_may_move = False
             engine = self._engines[metered] = wasmtime.Engine(config)
-            self._interrupter.watch(engine)
+            self._tickers[id(engine)] = ticker = EpochTicker(engine)
+            self._interrupter.watch(ticker)
         return engine
 
     def _module(self, module: wasmtime.Module, engine: wasmtime.Engine) -> WasmtimeModule:
-        ticker = self._tickers.setdefault(id(engine), EpochTicker(engine))
+        ticker = self._tickers[id(engine)]
         return WasmtimeModule(module, engine, ticker, self._interrupter, self._new_instance)
 
     def compile(self, wasm: bytes, limits: Limits) -> WasmtimeModule:

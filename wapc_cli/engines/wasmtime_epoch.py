@@ -1,10 +1,11 @@
 """How wasmtime guest code is stopped: epochs, a deadline callback per store, interrupts.
 
 Every wasmtime engine of the adapter compiles with epoch interruption, and one
-ticker thread per engine advances its epoch every :data:`EPOCH_TICK_S`. Each
-store's epoch deadline is always the next tick, and reaching it calls back into
-:class:`StoreGuard`, which either lets the guest go on for one more tick or
-stops it with an interrupt trap because
+ticker thread per engine advances its epoch every :data:`EPOCH_TICK_S`. A
+store's epoch deadline is at most :data:`SLICE_TICKS` ahead (sooner when its
+timeout is due sooner), and reaching it calls back into :class:`StoreGuard`,
+which either lets the guest go on for another slice or stops it with an
+interrupt trap because
 
 - its call has used up its time budget (reason "timeout"; :class:`TimeBudget`
   keeps the budget as a wall-clock deadline, so no timeout can overflow
@@ -14,6 +15,10 @@ stops it with an interrupt trap because
 - a Python signal handler, which gets to run inside that callback while the
   guest computes, raised (e.g. ``KeyboardInterrupt``): the exception is kept
   and re-raised once the call is back in Python (``pending``).
+
+A signal handler landing at a callback's first instruction, before its
+``try``, is deferred instead (:mod:`.wasmtime_signals`); the callback then
+stops the guest at the next tick and the handler runs once the call is back.
 
 The callback goes through wasmtime's C API (``wasmtime_store_epoch_deadline_callback``),
 bound over wasmtime-py's own library as :mod:`.wasmtime_fast` does.
@@ -31,10 +36,17 @@ import time
 import wasmtime
 from wasmtime import _ffi as ffi
 
+from .wasmtime_signals import DEFERRED, deliver, guard_signal, register
+
 #: How often the epoch ticker advances the engine's epoch: the granularity of a
 #: timeout, and the longest a running guest waits before it sees an interrupt
 #: or lets a Python signal handler run.
 EPOCH_TICK_S = 0.005
+#: The most ticks a store runs between two deadline callbacks: how long a guest
+#: spinning in pure wasm may go before a Python signal handler can run. Short
+#: calls then rarely meet the callback at all (a trap's reported offset can
+#: shift by one in a frame where it ran).
+SLICE_TICKS = 20
 
 _P = ctypes.c_void_p
 # (context, data, *epoch_deadline_delta, *update_kind) -> wasmtime_error_t* or 0.
@@ -70,6 +82,8 @@ class EpochTicker:
         self._engine = engine
         self._started = False
         self._lock = threading.Lock()
+        #: Roughly how many times the epoch advanced (only to tell when a deadline is near).
+        self.ticks = 0
 
     def ensure_running(self) -> None:
         with self._lock:
@@ -80,7 +94,13 @@ class EpochTicker:
     def _run(self) -> None:
         event = threading.Event()
         while not event.wait(EPOCH_TICK_S):
+            self.advance(1)
+
+    def advance(self, ticks: int) -> None:
+        """Advance the epoch ``ticks`` times now (an atomic add each, in wasmtime)."""
+        for _ in range(ticks):
             self._engine.increment_epoch()
+        self.ticks += ticks
 
 
 class Interrupter:
@@ -91,26 +111,33 @@ class Interrupter:
     reaches the calls running at that moment and no later one.
     """
 
-    __slots__ = ("_engines", "count")
+    __slots__ = ("_tickers", "count")
 
     def __init__(self) -> None:
         self.count = 0
-        self._engines: list[wasmtime.Engine] = []
+        self._tickers: list[EpochTicker] = []
 
-    def watch(self, engine: wasmtime.Engine) -> None:
-        """Also reach the stores of ``engine`` (one of the adapter's wasmtime engines)."""
-        self._engines.append(engine)
+    def watch(self, ticker: EpochTicker) -> None:
+        """Also reach the stores of ``ticker``'s engine (one of the adapter's)."""
+        self._tickers.append(ticker)
 
     def interrupt(self) -> None:
         """Make every running store trap (reason "interrupted") at its next epoch check.
 
         Safe from any thread and from a Python signal handler: it bumps a
-        counter and advances each engine's epoch once (an atomic add in
-        wasmtime), so a store notices now rather than at the next tick.
+        counter and advances each engine's epoch past every store's deadline
+        (:data:`SLICE_TICKS` atomic adds), so a store notices now.
         """
         self.count += 1
-        for engine in tuple(self._engines):
-            engine.increment_epoch()
+        for ticker in tuple(self._tickers):
+            ticker.advance(SLICE_TICKS)
+
+
+def ticks_for(seconds: float) -> int:
+    """Ticks until a deadline ``seconds`` away, within 1..SLICE_TICKS (any float is fine)."""
+    if seconds >= SLICE_TICKS * EPOCH_TICK_S:  # also infinity, and far beyond u64 range
+        return SLICE_TICKS
+    return max(1, math.ceil(seconds / EPOCH_TICK_S))
 
 
 #: The guard of each live store, by the key wasmtime hands back to the callback.
@@ -129,34 +156,58 @@ class StoreGuard:
     function of the fast path); :meth:`take` hands both over once.
     """
 
-    __slots__ = ("_interrupter", "deadline", "pending", "reason", "seen")
+    __slots__ = (
+        "_interrupter", "_store", "_ticker", "_until", "deadline", "pending", "reason", "seen",
+    )
 
-    def __init__(self, store: wasmtime.Store, interrupter: Interrupter) -> None:
+    def __init__(
+        self, store: wasmtime.Store, ticker: EpochTicker, interrupter: Interrupter
+    ) -> None:
         self._interrupter = interrupter
+        self._store = store
+        self._ticker = ticker
+        self._until = 0  # the tick the store's epoch deadline is at, roughly
         self.deadline = math.inf
         self.seen = interrupter.count
         self.reason: str | None = None
         self.pending: BaseException | None = None
+        guard_signal()
         key = next(_keys)
         _GUARDS[key] = self
         # The finalizer forgets this guard when wasmtime drops the store.
         _set_deadline_callback(ctypes.cast(store.ptr(), _P).value, _on_deadline, key, _forget)
-        store.set_epoch_deadline(1)
+        self._extend(SLICE_TICKS)
+
+    def _extend(self, ticks: int) -> None:
+        self._store.set_epoch_deadline(ticks)
+        self._until = self._ticker.ticks + ticks
 
     def arm(self, seconds: float | None) -> None:
         """Start a call that may run ``seconds`` (None: no time limit)."""
         self.seen = self._interrupter.count
-        self.deadline = math.inf if seconds is None else time.perf_counter() + seconds
+        if seconds is None:
+            self.deadline = math.inf
+            # Moving the deadline costs a call into wasmtime: only when it is near.
+            if self._until - self._ticker.ticks < SLICE_TICKS // 2:
+                self._extend(SLICE_TICKS)
+        else:
+            self.deadline = time.perf_counter() + seconds
+            self._extend(ticks_for(seconds))
 
     def check(self, delta: int, kind: int) -> int:
         """The callback's answer: 0 to go on for one more tick, else the trap to stop with."""
+        if DEFERRED:  # a signal handler to run: take() runs it once the call has failed
+            return interrupt_trap()
         if self._interrupter.count != self.seen:
             self.reason = "interrupted"
             return interrupt_trap()
-        if time.perf_counter() >= self.deadline:
+        left = self.deadline - time.perf_counter()
+        if left <= 0:
             self.reason = "timeout"
             return interrupt_trap()
-        _u64_at(delta).value = 1
+        ticks = ticks_for(left)
+        self._until = self._ticker.ticks + ticks
+        _u64_at(delta).value = ticks
         _u8_at(kind).value = _CONTINUE
         return 0
 
@@ -169,6 +220,8 @@ class StoreGuard:
         """After a failed call: re-raise a kept exception, else return (and clear) ``reason``."""
         pending, self.pending = self.pending, None
         reason, self.reason = self.reason, None
+        if DEFERRED:  # first: a signal handler's exception is the user's wish
+            deliver()
         if pending is not None:
             raise pending
         return reason
@@ -193,6 +246,7 @@ def _forgotten(key: int | None) -> None:
         _GUARDS.pop(key or 0, None)
 
 
+register(_deadline_reached, _forgotten, interrupt_trap, StoreGuard.keep)
 # Module-level C callbacks: they outlive every store.
 _on_deadline = _DeadlineCallback(_deadline_reached)
 _forget = _Finalizer(_forgotten)

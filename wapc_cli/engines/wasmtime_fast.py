@@ -37,6 +37,7 @@ from wasmtime import _ffi as ffi
 from .base import FuncSig, GuestMemory, HostFn, Limits
 from .wasmtime_common import Exports, WasmtimeModule, engine_trap, functype, new_store
 from .wasmtime_epoch import StoreGuard, TimeBudget
+from .wasmtime_signals import DEFERRED, deliver, register
 
 #: Major versions of the wasmtime wheel this module was tested against.
 TESTED_VERSIONS = range(50, 51)
@@ -256,6 +257,9 @@ def _kept(guard: StoreGuard, exc: BaseException) -> int:
         return _raise_trap()  # noqa: B012
 
 
+register(_trampoline, _i32_trampoline, _kept, _raise_trap)
+
+
 class FastInstance:
     """Same contract as :class:`~.wasmtime_engine.WasmtimeInstance`, on the C API."""
 
@@ -326,6 +330,8 @@ class FastInstance:
             raise engine_trap(exc, self._guard) from None
         finally:
             self._budget.spend(started)
+        if DEFERRED:
+            deliver()
         return result if isinstance(result, int) else None
 
     def _hot_path(self, func: wasmtime.Func | None) -> Callable[[int, int], int]:
@@ -350,6 +356,7 @@ class FastInstance:
             ctypes.c_size_t(2), _P(ctypes.addressof(trap)),
         )
         failed, interrupted = self._failed, self._interrupted
+        deferred = DEFERRED
         self._keep += (func, raw)
 
         def guest_call(op_len: int, msg_len: int) -> int:
@@ -364,6 +371,8 @@ class FastInstance:
                 # slot still reads as op_len (as i32: equal, or negative past 2**31).
                 if error or ((result == op_len or result < 0) and trap.value):
                     failed(error)
+                if deferred:  # a signal handler that landed in a callback
+                    deliver()
             except BaseException:
                 interrupted()
                 raise

@@ -10,8 +10,12 @@ The parent
   so ``memory.grow`` past the limit returns -1; the rlimit bounds everything
   else the process does),
 - answers the guest's host calls with the caller's handler (stub tables and
-  recordings keep their state in the parent), and relays log lines and trace
-  events as they happen.
+  recordings keep their state in the parent) within what is left of the
+  timeout (host time counts: a handler that would outlast it ends the run with
+  the timeout), and relays log lines and trace events as they happen,
+- kills the child on a stop request (:mod:`wapc_cli.runtime.interrupts`, the
+  CLI's Ctrl-C) and raises ``KeyboardInterrupt``. The child runs in a session
+  of its own, so a Ctrl-C at the terminal reaches only the parent.
 
 A child that dies is reported by what killed it.
 """
@@ -19,6 +23,7 @@ A child that dies is reported by what killed it.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -29,6 +34,8 @@ from typing import IO, TYPE_CHECKING
 
 from ..engines.base import Limits
 from ..errors import GuestTrap, LimitExceeded, WapcError
+from ..runtime import interrupts
+from ..runtime.budget import OutOfTime
 from ..runtime.events import Event, GuestCall, Return
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, no_handler
 from ..runtime.limits import format_seconds, format_size
@@ -163,6 +170,16 @@ class Supervisor:
         self.finished = False
         self.call_clock: int | None = None  # when the child said its exchange began
         self.beats: BeatPage | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        #: When the run (or a benchmark's current call) runs out of time (time.monotonic()).
+        self.deadline = math.inf
+
+    def stop_running(self) -> None:
+        """Kill the child (a stop request, from a signal handler: see runtime.interrupts)."""
+        process = self.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGKILL)
 
     def run(self) -> SupervisedOutcome:
         import socket
@@ -175,20 +192,25 @@ class Supervisor:
         try:
             with tempfile.TemporaryFile() as stderr, parent_sock, child_sock:
                 child_fd, beat_fd = child_sock.fileno(), beats.fd
-                process = subprocess.Popen(
+                interrupts.check()
+                process = self.process = subprocess.Popen(
                     [sys.executable, "-m", CHILD_MODULE, str(child_fd), str(beat_fd)],
                     pass_fds=(child_fd, beat_fd), stdin=subprocess.DEVNULL, stdout=stderr,
                     stderr=stderr, env={**os.environ, "PYTHONFAULTHANDLER": ""},
+                    start_new_session=True,
                 )
+                interrupts.watch(self)
                 child_sock.close()
                 conn = Connection(os.dup(parent_sock.fileno()))
                 try:
                     conn.send(self.job)
                     self.serve(conn, process)
+                    interrupts.check()  # the child was killed on request
                 except BaseException:
                     kill(process)
                     raise
                 finally:
+                    interrupts.unwatch(self)
                     conn.close()
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         process.wait(timeout=5)
@@ -204,20 +226,22 @@ class Supervisor:
 
     def serve(self, conn: Connection, process: subprocess.Popen[bytes]) -> None:
         """Answer and relay the child's messages until it finishes, dies or runs out of time."""
-        deadline = time.monotonic() + STARTUP_ALLOWANCE_S
+        self.deadline = time.monotonic() + STARTUP_ALLOWANCE_S
+        timeout = self.limits.timeout_s
         beating = False  # a benchmark's calls: the timeout is per call, read from the beats
         last_beat, beat_since = 0, time.monotonic()
         while True:
+            if interrupts.requested():
+                return
             now = time.monotonic()
             if beating and self.beats is not None:
                 beat = self.beats.read()
                 if beat != last_beat:
                     last_beat, beat_since = beat, now
-                elif beat and now - beat_since > (self.limits.timeout_s or float("inf")):
-                    kill(process)
-                    self.out_of_time()
-                    return
-            remaining = deadline - now
+                # The current call's deadline (none while no call is under way).
+                self.deadline = beat_since + timeout if beat and timeout is not None \
+                    else math.inf
+            remaining = self.deadline - now
             if remaining <= 0:
                 kill(process)
                 self.out_of_time()
@@ -232,7 +256,11 @@ class Supervisor:
             except (EOFError, OSError):
                 return
             if isinstance(message, HostCall):
-                conn.send(self.answer(message.request))
+                answer = self.answer(message.request)
+                if answer is None:  # out of time in the host call
+                    kill(process)
+                    return
+                conn.send(answer)
             elif isinstance(message, TraceEvent):
                 self.relay_event(message.event)
             elif isinstance(message, Log):
@@ -243,12 +271,11 @@ class Supervisor:
                     self.hooks.progress(message.done, message.total)
             elif isinstance(message, Started):
                 self.started(message)
-                timeout = self.limits.timeout_s
-                deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+                self.deadline = time.monotonic() + (timeout if timeout is not None else math.inf)
             elif isinstance(message, Calling):
                 self.phase = "call"
-                if self.job.mode == "bench" and self.limits.timeout_s is not None:
-                    beating, deadline = True, float("inf")
+                if self.job.mode == "bench" and timeout is not None:
+                    beating, self.deadline = True, math.inf
                     last_beat, beat_since = 0, time.monotonic()
             elif isinstance(message, Finished):
                 self.take_result(message)
@@ -285,12 +312,20 @@ class Supervisor:
         ))
         self.call_clock = None
 
-    def answer(self, request: HostCallRequest) -> Reply | Abort:
+    def answer(self, request: HostCallRequest) -> Reply | Abort | None:
+        """The answer to send the child; None when the time ran out in the host call."""
+        deadline = self.deadline
+        # Before Started the deadline is the start-up allowance, not a limit of the run.
+        timed = self.limits.timeout_s is not None and self.phase != "start-up"
+        self.answers.deadline = deadline if timed and deadline < math.inf else None
         try:
             return Reply(self.answers.answer(request))
         except HostAbort as exc:
             self.aborted = exc.error
             return Abort(str(exc.error))
+        except OutOfTime as exc:
+            self.out_of_time(exc.where)
+            return None
 
     def take_result(self, message: Finished) -> None:
         outcome = self.outcome
@@ -303,7 +338,8 @@ class Supervisor:
         if message.error is not None:
             outcome.error = WapcError.from_json(message.error)
 
-    def out_of_time(self) -> None:
+    def out_of_time(self, where: str | None = None) -> None:
+        """The timeout error (``where``: the host call in which the time ran out)."""
         timeout = self.limits.timeout_s
         if self.phase == "start-up" or timeout is None:
             self.outcome.error = GuestTrap(
@@ -313,10 +349,11 @@ class Supervisor:
             return
         what = "a guest call ran" if self.job.mode == "bench" and self.phase == "call" \
             else "the guest ran"
+        how = f"time ran out in {where}; " if where else ""
         self.outcome.error = LimitExceeded(
             "timeout", format_seconds(timeout),
             f"timeout: {what} longer than {format_seconds(timeout)} "
-            f"(the {self.job.engine} process running it was stopped)",
+            f"({how}the {self.job.engine} process running it was stopped)",
             phase=self.phase,
         )
 

@@ -7,6 +7,11 @@
 
 A guest that traps is rebuilt from the compiled module before its next call
 (waPC's rule: a module may crash and be reloaded; no state carries over).
+
+A time limit (``Limits.timeout_s``) is one wall-clock budget per exchange that
+host calls count against (:mod:`.budget`); instantiation and init draw on the
+first call's. A stop request (:func:`wapc_cli.runtime.interrupts.request`, the
+CLI's Ctrl-C) ends a running call, or the next one, with ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .. import abi
-from ..engines import CompiledModule, EngineInstance, Limits
+from ..engines import CompiledModule, EngineInstance, Limits, get_engine
 from ..engines.base import HostFn
 from ..errors import GuestError, WapcError
+from . import interrupts
+from .budget import CallBudget
 from .cache import ModuleCache
 from .hostcalls import HostCallHandler, no_handler
 from .loading import check_guest_shape, check_wasm_bytes, compile_guest, read_module_file
 from .outcome import classify_fault, exchange_result, memory_limit_hit, raise_guest_error
+from .records import CallRecord, Timings
 from .session import EventSink, LogSink, WapcSession
 from .wasi import ProcExit, WasiHost, WasiOptions
 
@@ -35,38 +43,6 @@ __all__ = [
     "CallRecord", "Guest", "Timings", "WapcModule", "call_once", "check_wasm_bytes",
     "load_module", "read_module_file",
 ]
-
-
-class Timings:
-    """Milliseconds spent in each phase (``call``: the latest :meth:`Guest.call_timed`).
-
-    A plain class, not a dataclass: see the note in ``engines/base.py``.
-    """
-
-    __slots__ = ("call_ms", "compile_ms", "init_ms", "instantiate_ms")
-
-    def __init__(
-        self, compile_ms: float = 0.0, instantiate_ms: float = 0.0, init_ms: float = 0.0,
-        call_ms: float = 0.0,
-    ) -> None:
-        self.compile_ms = compile_ms
-        self.instantiate_ms = instantiate_ms
-        self.init_ms = init_ms
-        self.call_ms = call_ms
-
-    def __repr__(self) -> str:
-        return (
-            f"Timings(compile_ms={self.compile_ms!r}, instantiate_ms={self.instantiate_ms!r}, "
-            f"init_ms={self.init_ms!r}, call_ms={self.call_ms!r})"
-        )
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "compile": round(self.compile_ms, 3),
-            "instantiate": round(self.instantiate_ms, 3),
-            "init": round(self.init_ms, 3),
-            "call": round(self.call_ms, 3),
-        }
 
 
 def load_module(
@@ -99,6 +75,10 @@ class WapcModule:
             for d in compiled.imports
             if d.module in abi.WASI_MODULES and d.sig is not None
         ]
+        #: Whether the guest imports ``__host_call`` (so host time can count against a limit).
+        self.makes_host_calls = any(
+            d.module == abi.WAPC_MODULE and d.name == "__host_call" for d in compiled.imports
+        )
         check_guest_shape(compiled, name)
 
     @classmethod
@@ -128,13 +108,6 @@ class WapcModule:
         wasi: WasiOptions | None = None,
     ) -> Guest:
         return Guest(self, host_call or no_handler, on_log, tracer, wasi or WasiOptions())
-
-
-class CallRecord(NamedTuple):
-    """What the latest call left behind besides its result."""
-
-    warnings: tuple[str, ...] = ()
-    host_calls: int = 0
 
 
 class Guest:
@@ -170,6 +143,14 @@ class Guest:
         self._instance: EngineInstance | None = None
         self._hot_call: Callable[[int, int], int] | None = None
         self._memory_before: int | None = None
+        # Only host calls read the exchange's deadline: a guest that cannot make
+        # any has its time limit enforced by the engine alone (no clock read per call).
+        timeout = module.limits.timeout_s
+        self._budget = (
+            CallBudget(self.session, timeout)
+            if timeout is not None and module.makes_host_calls else None
+        )
+        interrupts.watch(self)
         self._build()
         self.session.begin(b"", b"")  # init's host calls are not a call's record
 
@@ -182,10 +163,13 @@ class Guest:
     # -- lifecycle ---------------------------------------------------------------
     def _build(self) -> None:
         """Instantiate (running the start section) and run the init exports."""
+        interrupts.check()
         self._instance = self._hot_call = None
         self.wasi.reset()
         session = self.session
         session.begin(b"", b"")  # host calls are allowed during init
+        if self._budget is not None:
+            self._budget.start_init()
         start = time.perf_counter()
         try:
             instance = self.module.compiled.instantiate(self._functions, self.module.limits)
@@ -206,10 +190,27 @@ class Guest:
         self.wasi.flush()
         self.timings.init_ms = (time.perf_counter() - start) * 1000
         self._instance = instance
+        if self._budget is not None:
+            self._budget.end_init()
         # Nothing to do around the engine's call but the exchange itself: call()
         # takes its hot path (tracing, the max-memory limit and WASI need the full one).
         if not (self._traced or self._watch_memory or self._wasi_used):
-            self._hot_call = instance.guest_call
+            budget = self._budget
+            self._hot_call = (
+                instance.guest_call if budget is None else budget.timed(instance.guest_call)
+            )
+            if interrupts.requested():  # asked to stop while this was being set up
+                self._hot_call = None
+
+    def stop_running(self) -> None:
+        """Stop the running call and every later one (see :mod:`.interrupts`).
+
+        Called from a signal handler: the next call takes the full path, which
+        raises ``KeyboardInterrupt`` while the stop request stands; a running
+        call is interrupted by the engine when it can (wasmtime).
+        """
+        self._hot_call = None
+        get_engine(self.module.engine_name).interrupt()
 
     def _run_init(self, instance: EngineInstance, name: str, step: str | None = None) -> None:
         step = step or name
@@ -304,6 +305,7 @@ class Guest:
             self.timings.call_ms = (time.perf_counter_ns() - start) / 1e6
 
     def _call_full(self, operation: str | bytes, payload: bytes) -> bytes:
+        interrupts.check()
         instance = self._instance
         if instance is None:
             previous = self.last  # init resets the session: keep it if init fails
@@ -324,6 +326,8 @@ class Guest:
             self._note_memory_size()
         if self._traced:
             self._traced.report_guest_call(op, len(payload))
+        if self._budget is not None:
+            self._budget.start_call()
         start = time.perf_counter_ns()
         try:
             result = instance.guest_call(len(op), len(payload))
@@ -386,9 +390,14 @@ class Guest:
             self._traced.report_return(start, value, outcome, message)
 
     def _classify(self, exc: BaseException, phase: str) -> WapcError:
-        """Turn whatever ended guest code early into the one error to report."""
-        if isinstance(exc, KeyboardInterrupt):
-            raise exc
+        """Turn whatever ended guest code early into the one error to report.
+
+        A stop request (or a ``KeyboardInterrupt`` the caller's own signal
+        handler raised while the guest ran) is not the guest's doing: it is
+        raised as ``KeyboardInterrupt``.
+        """
+        if isinstance(exc, KeyboardInterrupt) or interrupts.requested():
+            raise KeyboardInterrupt from None
         return self._memory_limit_hit(
             classify_fault(exc, self.session, self.module.limits, phase)
         )
@@ -401,8 +410,10 @@ class Guest:
 
     def _memory_limit_hit(self, error: WapcError) -> WapcError:
         """``error``, naming the max-memory limit if the guest grew memory up to it."""
+        session = self.session
         return memory_limit_hit(
-            error, self.module.limits.max_memory_bytes, self.session.memory, self._memory_before
+            error, self.module.limits.max_memory_bytes, session.memory, self._memory_before,
+            (len(session.operation), len(session.payload)),
         )
 
 

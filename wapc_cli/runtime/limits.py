@@ -24,19 +24,26 @@ def format_seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-def needs_supervision(engine: str, limits: Limits) -> bool:
+def needs_supervision(engine: str, limits: Limits, *, stoppable: bool = True) -> bool:
     """Whether a run with these limits must go through a child process.
 
-    The engine's declared capabilities answer (an engine that cannot interrupt
-    a guest, or cannot limit memory itself, needs a child for a timeout or a
-    max-memory limit). Declared in the engine registry, so asking loads no
-    engine, except ``auto``, which must find out which engine it is. An unknown
-    name needs none: loading it reports the error. Here rather than in
+    The engine's declared capabilities answer: an engine that cannot interrupt
+    a guest needs a child for a timeout, one that cannot limit memory itself
+    for a max-memory limit. A ``stoppable`` run (every run the CLI makes: a
+    Ctrl-C must end it) needs one on an engine that cannot interrupt a guest
+    even without limits, since only killing the child then stops an endless
+    guest. Declared in the engine registry, so asking loads no engine, except
+    ``auto``, which must find out which engine it is. An unknown name needs
+    none: loading it reports the error. Here rather than in
     :mod:`wapc_cli.isolation` so that a one-shot call on wasmtime can ask
     without importing the supervisor.
     """
-    if limits.timeout_s is None and limits.max_memory_bytes is None:
-        return False
     if engine not in ENGINE_NAMES:
         return False
-    return declared_capabilities(engine).needs_child_process(limits)
+    unlimited = limits.timeout_s is None and limits.max_memory_bytes is None
+    if unlimited and not stoppable:
+        return False
+    capabilities = declared_capabilities(engine)
+    if stoppable and not capabilities.interrupts:
+        return True
+    return capabilities.needs_child_process(limits)

@@ -69,8 +69,8 @@ def check_initial_memory(wasm: bytes, limit: int, name: str) -> None:
             raise LimitExceeded(
                 "max-memory", format_size(limit),
                 f"max-memory: module '{name}' needs {format_size(size)} of memory to start "
-                f"({memory.min_pages} pages), more than the max-memory limit of "
-                f"{format_size(limit)}",
+                f"({memory.min_pages} page{'' if memory.min_pages == 1 else 's'}), "
+                f"more than the max-memory limit of {format_size(limit)}",
                 phase="instantiation",
             )
 

@@ -16,6 +16,7 @@ from ..engines import EngineTrap, Limits
 from ..engines.base import GuestMemory
 from ..errors import GuestError, GuestTrap, LimitExceeded, WapcError
 from ..wasm.constants import PAGE
+from .budget import OutOfTime
 from .limits import format_size
 from .memory import GuestFault
 from .session import HostAbort, WapcSession
@@ -77,14 +78,12 @@ def classify_fault(
         return GuestTrap(
             f"guest exited with proc_exit({fault.code})", guest_error=before, phase=phase
         )
+    if isinstance(fault, OutOfTime):
+        return timeout_error(limits, f" (time ran out in {fault.where})", before, (), phase)
     if isinstance(fault, EngineTrap):
         info = fault.info
         if info.kind == "timeout":
-            return LimitExceeded(
-                "timeout", f"{limits.timeout_s:g}s",
-                f"timeout: the guest ran longer than {limits.timeout_s:g}s",
-                guest_error=before, frames=info.frames, phase=phase,
-            )
+            return timeout_error(limits, "", before, info.frames, phase)
         if info.kind == "fuel":
             return LimitExceeded(
                 "fuel", str(limits.fuel),
@@ -102,16 +101,31 @@ def classify_fault(
     return GuestTrap(f"guest trapped: {fault}", guest_error=before, phase=phase)
 
 
+def timeout_error(
+    limits: Limits, where: str, guest_error: str | None, frames: tuple[str, ...], phase: str
+) -> LimitExceeded:
+    """The timeout limit, hit during ``phase`` (``where``: a note on where time ran out)."""
+    figure = f"{limits.timeout_s:g}s"
+    return LimitExceeded(
+        "timeout", figure, f"timeout: the guest ran longer than {figure}{where}",
+        guest_error=guest_error, frames=frames, phase=phase,
+    )
+
+
 def memory_limit_hit(
-    error: WapcError, limit: int | None, memory: GuestMemory | None, before: int | None
+    error: WapcError, limit: int | None, memory: GuestMemory | None, before: int | None,
+    request: tuple[int, int] = (0, 0),
 ) -> WapcError:
-    """``error``, naming the max-memory limit when the guest failed after growing up to it.
+    """``error``, naming the max-memory limit when the guest failed for want of memory.
 
     No engine tells us that a ``memory.grow`` was refused (it returns -1, as
     WebAssembly says, and the guest goes on). The evidence: memory grew during
     the failed run (from ``before`` bytes) and ended with less room left than a
-    quarter of the limit (or than one page). A guest that reported the failure
-    keeps exit 1, with the limit added to its message.
+    quarter of the limit (or than one page); or the request (``request``: the
+    lengths of the operation and the payload, which the guest must copy into its
+    memory) is larger than the limit, or is large (a quarter of the limit, at least
+    a page) and larger than the room the limit leaves above ``before``. A guest that
+    reported the failure keeps exit 1, with the limit added to its message.
     """
     if limit is None or memory is None or before is None:
         return error
@@ -121,17 +135,36 @@ def memory_limit_hit(
         size = memory.size()
     except Exception:  # a memory of a torn-down instance: no evidence either way
         return error
-    if size <= before or limit - size >= max(PAGE, limit // 4):
+    needed = sum(request)
+    if needed > limit or (needed > limit - before and needed >= max(PAGE, limit // 4)):
+        note = _request_note(request, limit, before)
+    elif size <= before or limit - size >= max(PAGE, limit // 4):
         return error
-    note = (
-        f"guest memory grew to {format_size(size)} of the max-memory limit of "
-        f"{format_size(limit)}; memory.grow beyond the limit fails (returns -1)"
-    )
+    else:
+        note = (
+            f"guest memory grew to {format_size(size)} of the max-memory limit of "
+            f"{format_size(limit)}; memory.grow beyond the limit fails (returns -1)"
+        )
     if isinstance(error, GuestError):
         return GuestError(f"{error.message} ({note})", error.raw)
     return LimitExceeded(
         "max-memory", format_size(limit), f"max-memory: {note}; then {error.message}",
         guest_error=error.guest_error, frames=error.frames, phase=error.phase,
+    )
+
+
+def _request_note(request: tuple[int, int], limit: int, before: int) -> str:
+    """Why a request (operation and payload lengths) cannot fit under the max-memory ``limit``."""
+    operation, payload = request
+    what = f"the payload ({format_size(payload)})"
+    if operation > PAGE:  # a name that long counts too: say so
+        what = f"the operation name ({format_size(operation)}) and {what[4:]}"
+    if sum(request) > limit:
+        return f"{what} is larger than the max-memory limit of {format_size(limit)}"
+    return (
+        f"{what} does not fit in the {format_size(max(0, limit - before))} that the "
+        f"max-memory limit of {format_size(limit)} leaves above the guest's "
+        f"{format_size(before)} of memory"
     )
 
 

@@ -9,11 +9,13 @@ before memory is touched, and turns any violation into a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..engines.base import GuestMemory
 from ..wasm.constants import U32_MASK
+from .budget import CURRENT, OutOfTime
 from .hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
 from .memory import CheckedMemory, GuestFault
 
@@ -71,6 +73,9 @@ class WapcSession:
     State lives for one exchange (``begin`` resets it): no response, error or
     host answer can leak from one guest call into the next. ``checked`` is the
     guest's memory behind its bounds checks, shared with the WASI host.
+    ``deadline`` is when the exchange under way runs out of time
+    (``time.monotonic()``; None: no time limit), set by whoever starts it: host
+    calls are answered within it (:mod:`.budget`).
     """
 
     def __init__(self, handler: HostCallHandler, on_log: LogSink | None = None) -> None:
@@ -78,6 +83,7 @@ class WapcSession:
         self.on_log = on_log
         self.checked = CheckedMemory(self)
         self.fault: BaseException | None = None
+        self.deadline: float | None = None
         self.begin(b"", b"")
 
     @property
@@ -174,10 +180,14 @@ class WapcSession:
             operation = _decode_name(raw_operation)
         # Each host call replaces the previous answer, success or failure.
         self.host_calls += 1
-        try:
-            reply = self.handler(HostCallRequest(binding, namespace, operation, payload))
-        except Exception as exc:
-            reply = self._raised(exc)
+        request = HostCallRequest(binding, namespace, operation, payload)
+        if self.deadline is not None:
+            reply = self._answer_in_time(request, self.deadline)
+        else:
+            try:
+                reply = self.handler(request)
+            except Exception as exc:
+                reply = self._raised(exc)
         # Plain bytes (the usual answer) skip building a HostReply on the hot path.
         if reply.__class__ is bytes:
             self.host_body = reply
@@ -191,11 +201,35 @@ class WapcSession:
         self.host_fault = answer.error.encode("utf-8", "replace")
         return 0
 
+    def _answer_in_time(self, request: HostCallRequest, deadline: float) -> HostReply | bytes:
+        """The handler's answer, given while the exchange has time left, else OutOfTime.
+
+        The handler sees the deadline (``budget.remaining()``); an answer that
+        comes after it ends the exchange all the same: host time counts.
+        """
+        current = CURRENT
+        previous, current.deadline = current.deadline, deadline
+        try:
+            reply = self.handler(request)
+        except OutOfTime as exc:
+            exc.key = request.key
+            reply = self._raised(exc)
+        except Exception as exc:
+            reply = self._raised(exc)
+        finally:
+            current.deadline = previous
+        if time.monotonic() >= deadline:
+            late = OutOfTime("its answer came after the deadline")
+            late.key = request.key
+            self.fault = late
+            raise late
+        return reply
+
     def _raised(self, exc: Exception) -> HostReply:
         """What a handler's exception answers: a failed host call, or the end of the run."""
         if isinstance(exc, HostCallError):
             return HostReply(exc.body, exc.message)
-        if isinstance(exc, HostAbort):
+        if isinstance(exc, HostAbort | OutOfTime):
             self.fault = exc
             raise exc
         # A handler's bug must not escape through the guest.
@@ -203,12 +237,16 @@ class WapcSession:
 
     def answer(self, request: HostCallRequest) -> HostReply | bytes:
         """The handler's answer to ``request``: bytes, or a HostReply for anything else
-        (what ``host_call`` does inline; the supervisor answers a child's calls with it).
-        A :class:`HostAbort` from the handler propagates."""
-        try:
-            answer = self.handler(request)
-        except Exception as exc:
-            return self._raised(exc)
+        (what ``host_call`` does inline; the supervisor answers a child's calls with it,
+        within ``deadline`` when one is set). A :class:`HostAbort` from the handler
+        propagates, as does :class:`~.budget.OutOfTime` when the deadline passed."""
+        if self.deadline is not None:
+            answer = self._answer_in_time(request, self.deadline)
+        else:
+            try:
+                answer = self.handler(request)
+            except Exception as exc:
+                return self._raised(exc)
         return answer if answer.__class__ is bytes else _as_reply(answer)
 
     def host_response_len(self) -> int:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..console import terminal
+from ..safe_text import one_line
 
 if TYPE_CHECKING:
     from ...tools.bench import BenchResult, Progress
@@ -45,6 +46,13 @@ def progress(
             bar.update(task, completed=done)
 
         yield report
+
+
+def label(engine: str, operation: str, suffix: str = "") -> str:
+    """The progress bar's label (Rich markup): the operation escaped, as the user typed it."""
+    from rich.markup import escape
+
+    return f"[bold]{escape(one_line(engine))}[/] {escape(one_line(operation))}{suffix}"
 
 
 def write_json(results: list[BenchResult]) -> None:

@@ -1,5 +1,12 @@
 """What ``wapc call`` prints: the response bytes, or one ``--json`` object.
 
+The raw bytes (``--decode raw``, and ``auto`` off a terminal) are the guest's,
+exactly: that is what piping a response is for. A response *shown* as text
+(``text``, ``json``, ``msgpack``, and ``auto`` on a terminal), terminal or not,
+has its control characters escaped except newline and tab (:func:`.safe_text.lines`):
+a guest's ``ESC [ 2 J`` or ``\r`` cannot clear or overwrite the screen. ``--json``
+escapes DEL, C1 and bidi controls that ``json.dumps`` leaves raw.
+
 No rich here: this is on the one-shot call path.
 """
 
@@ -13,6 +20,7 @@ from ...errors import WapcError
 from ...runtime.payload import DecodeError, as_text, decode_response, display_text
 from ..console import terminal
 from ..messages import for_user
+from ..safe_text import json_safe, lines
 
 if TYPE_CHECKING:
     from ..calling import CallOutcome
@@ -38,15 +46,44 @@ def write_response(data: bytes, decode: str) -> None:
         shown, note = display_text(data, decode)  # JSON values as JSON: "hello" stays quoted
         if note is not None:
             terminal.warning_line(note)
+    shown = lines(shown)
     out.write(shown if shown.endswith("\n") else shown + "\n")
     out.flush()
 
 
 def write_json(outcome: CallOutcome, decode: str) -> None:
     """``--json``: one object on stdout, and the error's line on stderr as well."""
-    terminal.stdout.write(json.dumps(outcome_json(outcome, decode), ensure_ascii=False) + "\n")
+    document = json.dumps(outcome_json(outcome, decode), ensure_ascii=False)
+    terminal.stdout.write(json_safe(document) + "\n")
     if outcome.error is not None:
         terminal.error_line(outcome.error)
+
+
+def write_json_failure(
+    error: WapcError, module: str | None = None, operation: str | None = None
+) -> None:
+    """``--json`` for a run that failed before the guest ran (a usage error, not a guest).
+
+    Only the object: the caller raises the error, for its line on stderr.
+    """
+    document = failure_json(error, module, operation)
+    terminal.stdout.write(json_safe(json.dumps(document, ensure_ascii=False)) + "\n")
+
+
+def failure_json(
+    error: WapcError, module: str | None = None, operation: str | None = None
+) -> dict[str, Any]:
+    """The ``--json`` object of a run that never reached the guest: the same keys, no results.
+
+    ``engine`` and ``timings`` are null (no engine ran); ``module`` and
+    ``operation`` are null only when the command line could not be read.
+    """
+    return {
+        "ok": False, "module": module, "operation": operation, "engine": None,
+        "response": None, "response_b64": None, "response_len": None,
+        "error": error_json(error), "warnings": [], "host_calls": 0, "logs": [],
+        "timings": None, "exit_code": int(error.exit_code),
+    }
 
 
 def outcome_json(outcome: CallOutcome, decode: str) -> dict[str, Any]:

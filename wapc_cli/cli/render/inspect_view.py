@@ -2,15 +2,20 @@
 
 Names in a module are arbitrary Unicode: they are shown through
 ``display_name`` (control characters escaped, long names cut) and never as
-Rich markup, so a module cannot restyle the report.
+Rich markup, so a module cannot restyle the report. Every other text from the
+module or from running it (producers, init logs, error messages) goes through
+:func:`escape`, which escapes control characters the same way
+(:mod:`..safe_text`) and then Rich markup.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...errors import WapcError
 from ..console import terminal
 from ..messages import for_user
+from ..safe_text import one_line
 
 if TYPE_CHECKING:  # rich and the inspector load when a report is made, not with the CLI
     from rich.console import Console
@@ -27,8 +32,6 @@ def write_json(
     report: Report, result: RunResult | None, *, strict: bool, exit_code: int
 ) -> None:
     """One JSON object on stdout: the report, what ``--run`` did, and the verdict."""
-    import json
-
     document: dict[str, Any] = report.as_json()
     run = result.as_json() if result is not None else None
     if run is not None and run["error"] is not None:
@@ -36,6 +39,24 @@ def write_json(
     document["run"] = run
     document["strict"] = strict
     document["exit_code"] = exit_code
+    _write_document(document)
+
+
+def write_json_failure(module: str | None, error: WapcError) -> None:
+    """``--json`` when there is no report (exit 2: a bad option, a missing or non-wasm file).
+
+    ``module`` is None when the command line could not be parsed.
+    """
+    _write_document({
+        "module": module, "conformant": None,
+        "error": {"kind": error.kind, "message": for_user(error)},
+        "exit_code": int(error.exit_code),
+    })
+
+
+def _write_document(document: dict[str, Any]) -> None:
+    import json
+
     out = terminal.stdout
     # ASCII-only: names in a module are arbitrary Unicode, stdout may not be
     out.write(json.dumps(document, ensure_ascii=True, indent=2) + "\n")
@@ -103,15 +124,15 @@ def _sig(params: tuple[str, ...] | None, results: tuple[str, ...] | None) -> str
 
 
 def escape(text: str) -> str:
+    """``text`` from the module, safe to print: controls escaped, then Rich markup."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    return rich_escape(one_line(text))
 
 
 def display_name(text: str, limit: int = 100) -> str:
-    from ...tools.inspect import display_name as shown
-
-    return shown(text, limit)
+    """A name from the module, escaped and cut after ``limit`` characters (as the core does)."""
+    return one_line(text, limit)
 
 
 def _grid(columns: int = 3) -> Table:
@@ -149,10 +170,9 @@ def _exports(report: Report, out: Console, k: _Marks) -> None:
             detail = _sig(e.params, e.results)
         elif e.role == "memory" and report.memory is not None:
             mem = report.memory
-            top = (
-                f"max {mem.max_pages} pages" if mem.max_pages is not None else "no maximum"
-            )
-            detail = f"memory: {mem.min_pages} page(s) ({mem.min_pages * PAGE // 1024} KiB), {top}"
+            top = f"max {_n(mem.max_pages, 'page')}" if mem.max_pages is not None else "no maximum"
+            size = f"{_n(mem.min_pages, 'page')} ({mem.min_pages * PAGE // 1024} KiB)"
+            detail = f"memory: {size}, {top}"
         else:
             detail = e.kind
         mark = ""

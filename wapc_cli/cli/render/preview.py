@@ -1,4 +1,8 @@
-"""Short, one-line previews of payloads: UTF-8 text, JSON, MessagePack, else hex."""
+"""Short, one-line previews of payloads: UTF-8 text, JSON, MessagePack, else hex.
+
+A preview is always one line of printable text: control characters a guest put
+in its bytes are escaped (:mod:`..safe_text`), newlines and tabs as ``\\n``, ``\\t``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ import json
 from typing import Any
 
 from ...runtime.payload import as_text, jsonable
-
-_ESCAPES = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+from ..safe_text import one_line
 
 
 def preview(data: bytes, limit: int = 120) -> tuple[str, str]:
@@ -18,12 +21,13 @@ def preview(data: bytes, limit: int = 120) -> tuple[str, str]:
     if text is not None:
         value = _json(text)
         if value is not None:
-            return "json", _cut(json.dumps(value, separators=(",", ":"), ensure_ascii=False), limit)
-        return "text", _cut(text.translate(_ESCAPES), limit)
+            shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            return "json", _cut(one_line(shown), limit)
+        return "text", _cut(one_line(text), limit)
     value = _msgpack(data)
     if value is not None:
         shown = json.dumps(jsonable(value), separators=(",", ":"), ensure_ascii=False)
-        return "msgpack", _cut(shown, limit)
+        return "msgpack", _cut(one_line(shown), limit)
     return "hex", _cut(data[: limit // 2 + 1].hex(" "), limit)
 
 

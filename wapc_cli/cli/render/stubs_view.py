@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..console import terminal
+from ..safe_text import one_line
 
 if TYPE_CHECKING:
     from ...tools.stubs import Problem, StubTable
@@ -17,9 +18,9 @@ def write_ok(path: Path, table: StubTable) -> None:
     if table.kvstore is not None:
         extra += f", {len(table.kvstore)} kvstore key(s)"
     default = table.default or "error"
-    terminal.stdout.write(
-        f"{path}: ok ({rules} rule{'s' if rules != 1 else ''}, default {default}{extra})\n"
-    )
+    terminal.stdout.write(one_line(
+        f"{path}: ok ({rules} rule{'s' if rules != 1 else ''}, default {default}{extra})"
+    ) + "\n")
 
 
 def write_problems(problems: list[Problem]) -> None:

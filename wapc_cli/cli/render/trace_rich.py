@@ -1,8 +1,12 @@
 """The Rich timeline: one row per ABI step, printed as it happens, then a summary.
 
 Rows are fixed-width grids, so columns line up although each row is printed on
-its own (that is what keeps the view live). Payload text never goes through
-Rich markup: a guest's bytes cannot restyle the output.
+its own (that is what keeps the view live). Below :data:`NARROW` columns the
+step and its duration go above the detail, in one column, so the detail keeps
+most of the width instead of a sliver. Payload text never goes through Rich
+markup, and everything the guest or the module chose (operation and host-call
+names, logs, error text, previews) goes through :func:`.safe_text.one_line`: a
+guest's bytes cannot restyle the output or drive the terminal.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from rich.text import Text
 from ...runtime import events as ev
 from ...tools.trace import AbortedHostCall, RunInfo, TraceResult, TraceSink
 from ..messages import for_user
+from ..safe_text import one_line
 from .preview import human_bytes, human_ns, preview
 
 _STEP_STYLE = {
@@ -29,6 +34,12 @@ _STEP_STYLE = {
     "return": "bold",
 }
 _PREVIEW = 160  # characters of a payload preview (wrapped within the detail column)
+#: Columns before the detail in the wide layout: t (9), took (8), step (17) and padding.
+_LEFT = 9 + 8 + 17 + 3
+#: The narrowest detail column worth the wide layout; narrower consoles stack the row.
+_MIN_DETAIL = 30
+#: Console widths below this use the narrow layout.
+NARROW = _LEFT + _MIN_DETAIL
 
 
 class RichTimeline(TraceSink):
@@ -38,15 +49,29 @@ class RichTimeline(TraceSink):
         super().__init__()
         self.console = console
         self._section: str | None = None
+        self.narrow = console.width < NARROW
 
     # -- layout ---------------------------------------------------------------------
     def _grid(self) -> Table:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(width=9, justify="right", no_wrap=True)  # t, ms since start
+        if self.narrow:
+            grid.add_column(ratio=1, overflow="fold")  # step and took, what happened below
+            return grid
         grid.add_column(width=8, justify="right", no_wrap=True)  # took; bytes on sub-rows
         grid.add_column(width=17, no_wrap=True)  # step
         grid.add_column(ratio=1, overflow="fold")  # what happened
         return grid
+
+    def _row(self, grid: Table, t: str, took: str | Text, step: str | Text,
+             detail: str | Text, style: str | None = None) -> None:
+        """One row: four cells wide, or on a narrow console "step took" over the detail."""
+        if not self.narrow:
+            grid.add_row(t, took, step, detail, style=style)
+            return
+        head = Text.assemble(step, " ", took) if took else Text.assemble(step)
+        cell = Text.assemble(head, "\n", detail) if detail else head
+        grid.add_row(t, cell, style=style)
 
     def _section_rule(self, title: str) -> None:
         if self._section != title:
@@ -56,17 +81,17 @@ class RichTimeline(TraceSink):
     def start(self, info: RunInfo) -> None:
         super().start(info)
         head = Text.assemble(
-            ("wapc trace ", "bold"), (info.module, "bold"), " ", (info.operation, "bold cyan"),
-            f"  ({info.engine})",
+            ("wapc trace ", "bold"), (one_line(info.module), "bold"), " ",
+            (one_line(info.operation), "bold cyan"), f"  ({one_line(info.engine)})",
         )
         self._print(head)
         details = self._grid()
         size, label, text = _bytes_row("payload", info.payload)
-        details.add_row("", Text(size, style="dim"), Text(label, style="dim"), text)
-        details.add_row("", "", Text("host calls", style="dim"), Text(info.host))
+        self._row(details, "", Text(size, style="dim"), Text(label, style="dim"), text)
+        self._row(details, "", "", Text("host calls", style="dim"), Text(one_line(info.host)))
         self._print(details)
         legend = self._grid()
-        legend.add_row("t ms", "took", "step", "", style="dim")
+        self._row(legend, "t ms", "took", "step", "", style="dim")
         self._print(legend)
 
     # -- events -------------------------------------------------------------------------
@@ -74,16 +99,16 @@ class RichTimeline(TraceSink):
         if isinstance(event, ev.InitStep):
             self._section_rule("init")
         elif isinstance(event, ev.GuestCall):
-            self._section_rule(f"call {event.operation}")
+            self._section_rule(f"call {one_line(event.operation)}")
         grid = self._grid()
         took = human_ns(event.duration_ns) if event.duration_ns else ""
         style = _STEP_STYLE.get(event.name, "")
         step = "init" if isinstance(event, ev.InitStep) else event.name
         rows = self._detail(event)
         first, rest = rows[0], rows[1:]
-        grid.add_row(f"{self.shown_t(event) / 1e6:.3f}", took, Text(step, style=style), first)
+        self._row(grid, f"{self.shown_t(event) / 1e6:.3f}", took, Text(step, style=style), first)
         for size, label, text in rest:
-            grid.add_row("", Text(size, style="dim"), Text("  " + label, style="dim"), text)
+            self._row(grid, "", Text(size, style="dim"), Text("  " + label, style="dim"), text)
         self._print(grid)
 
     def _print(self, renderable: RenderableType) -> None:
@@ -99,7 +124,7 @@ class RichTimeline(TraceSink):
             name = "instantiate + start section" if event.step == "start" else event.step
             return [Text.assemble(name, " · ", _outcome(event.outcome))]
         if isinstance(event, ev.GuestCall):
-            return [Text(f"{event.operation} · op {event.op_len} B · "
+            return [Text(f"{one_line(event.operation)} · op {event.op_len} B · "
                          f"payload {event.payload_len} B")]
         if isinstance(event, ev.GuestRequest):
             return [Text(f"op {event.op_len} B → {event.op_ptr:#x} · "
@@ -111,32 +136,34 @@ class RichTimeline(TraceSink):
         if isinstance(event, (ev.HostResponse, ev.HostError)):
             return [Text(f"{event.length} B → {event.ptr:#x}")]
         if isinstance(event, ev.ConsoleLog):
-            return [Text.assemble((f"[{event.source}] ", "dim"), event.message)]
+            return [Text.assemble((f"[{one_line(event.source)}] ", "dim"),
+                                  one_line(event.message, keep="\t"))]
         if isinstance(event, ev.GuestResponse):
             return [Text(f"{event.length} B ← {event.ptr:#x}"), _bytes_row("data", event.data)]
         if isinstance(event, ev.GuestErrorSet):
             return [Text(f"{event.length} B ← {event.ptr:#x}"),
-                    ("", "error", Text(event.message, style="red"))]
+                    ("", "error", Text(one_line(event.message), style="red"))]
         if isinstance(event, ev.Return):
             value = "-" if event.value is None else str(event.value)
             rows: list[Any] = [Text.assemble(f"{value} · ", _outcome(event.outcome))]
             if event.message:
-                rows.append(("", "why", Text(for_user(event.message), style="red")))
-            rows.extend(("", "warning", Text(for_user(w), style="yellow")) for w in event.warnings)
+                rows.append(("", "why", Text(one_line(for_user(event.message)), style="red")))
+            rows.extend(("", "warning", Text(one_line(for_user(w)), style="yellow"))
+                        for w in event.warnings)
             return rows
-        return [Text(repr(event))]
+        return [Text(one_line(repr(event)))]
 
     def _host_call(self, event: ev.HostCall) -> list[Any]:
-        key = f"{event.binding}:{event.namespace}:{event.operation}"
+        key = one_line(f"{event.binding}:{event.namespace}:{event.operation}")
         if isinstance(event, AbortedHostCall):
             verdict = Text("run stopped", style="bold red")
         else:
             verdict = _outcome("ok" if event.result == 1 else "failed")
         head = Text.assemble((key, "cyan"), " → ", verdict)
-        head.append(f"  [{event.stub or 'no handler'}]", style="dim")
+        head.append(f"  [{one_line(event.stub or 'no handler')}]", style="dim")
         rows: list[Any] = [head, _bytes_row("sent", event.payload)]
         if event.error is not None:
-            rows.append(("", "error", Text(event.error, style="red")))
+            rows.append(("", "error", Text(one_line(event.error), style="red")))
         if event.response or event.error is None:
             rows.append(_bytes_row("got", event.response))
         return rows
@@ -152,7 +179,7 @@ class RichTimeline(TraceSink):
         outcome = Text.assemble(_outcome("ok" if result.exit_code == 0 else result.kind),
                                 f" (exit {result.exit_code})")
         if result.message:
-            outcome.append(f": {result.message}", style="red")
+            outcome.append(f": {one_line(result.message)}", style="red")
         grid.add_row("result", outcome)
         if result.response is not None:
             size, label, text = _bytes_row("", result.response)
@@ -170,7 +197,7 @@ class RichTimeline(TraceSink):
         grid.add_row("host", Text(f"{calls} call{'s' if calls != 1 else ''}"
                                   + (f", {failed} failed" if failed else "")))
         for key, item in stats.host_calls.items():
-            line = Text.assemble((key, "cyan"), f" ×{item.count}")
+            line = Text.assemble((one_line(key), "cyan"), f" ×{item.count}")
             if item.failed:
                 line.append(f" ({item.failed} failed)", style="red")
             line.append(f" · {human_ns(item.duration_ns)}", style="dim")
@@ -182,10 +209,10 @@ class RichTimeline(TraceSink):
         if stats.logs:
             grid.add_row("logs", Text(f"{stats.logs} console line{'s' if stats.logs != 1 else ''}"))
         for warning in result.warnings:
-            grid.add_row("warning", Text(warning, style="yellow"))
+            grid.add_row("warning", Text(one_line(warning), style="yellow"))
         if result.preset:
             for name, value in _preset_lines(result.preset):
-                grid.add_row(name, Text(value))
+                grid.add_row(name, Text(one_line(value)))
         self._print(grid)
 
 

@@ -6,6 +6,11 @@ hostage: that child inherits stdout, so reading "until end of file" would wait
 for it. So the command runs in a session (process group) of its own; we read
 until the command itself exits, take what is already in the pipes, and then
 kill whatever is left of its group.
+
+The command gets its own ``timeout_s``, or what is left of the exchange's
+time budget when that is less (:mod:`wapc_cli.runtime.budget`): running out of
+the budget ends the run with the timeout limit, not just this host call. A
+stop request (Ctrl-C) ends the wait too.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import subprocess
 import time
 from typing import IO
 
+from ...runtime import budget, interrupts
 from ...runtime.hostcalls import HostCallError, HostCallRequest
 from ...runtime.userfiles import format_bytes
 
@@ -25,6 +31,8 @@ MAX_REPLY_BYTES = 1 << 30
 #: How much of a failing command's stderr is kept (its first line is the error).
 MAX_STDERR_BYTES = 64 << 10
 _CHUNK = 1 << 16
+#: The longest the wait for a command blocks at once: how late it notices a stop request.
+_WAIT_SLICE_S = budget.WAIT_SLICE_S
 
 
 class _Pipe:
@@ -84,8 +92,9 @@ def run_exec(
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     out = _Pipe(proc.stdout, MAX_REPLY_BYTES, is_reply=True)
     err = _Pipe(proc.stderr, MAX_STDERR_BYTES, is_reply=False)
+    allowed, out_of_budget = budget.limited(timeout_s)
     try:
-        exited = _exchange(proc, request.payload, time.monotonic() + timeout_s, out, err,
+        exited = _exchange(proc, request.payload, time.monotonic() + allowed, out, err,
                            argv[0])
     finally:
         # Before reaping: until then the group's id cannot be anyone else's.
@@ -94,6 +103,8 @@ def run_exec(
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             stream.close()
     if not exited:
+        if out_of_budget:
+            raise budget.OutOfTime(f"exec {argv[0]} had not answered")
         raise HostCallError(f"exec {argv[0]}: no answer within {timeout_s:g}s")
     if proc.returncode != 0:
         text = err.data().decode("utf-8", "replace")
@@ -132,11 +143,12 @@ def _exchange(
         try:
             exited = False
             while not exited:
+                interrupts.check()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 # Without a process descriptor to wake us, look for the exit now and then.
-                wait = remaining if exit_fd is not None else min(remaining, 0.01)
+                wait = min(remaining, _WAIT_SLICE_S if exit_fd is not None else 0.01)
                 for key, _ in selector.select(wait):
                     if key.fileobj is proc.stdin:
                         pending = _feed(selector, proc.stdin, pending)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from ...errors import StubFailure
+from ...runtime import budget
 from ...runtime.hostcalls import HostCallError, HostCallRequest, HostReply
 from ...runtime.session import HostAbort
 from .model import Rule, StubTable
@@ -49,7 +49,8 @@ class StubHandler:
         self.counts[index] = count + 1
         answer = rule.answers[min(count, len(rule.answers) - 1)]  # the last one repeats
         if rule.delay_s:
-            time.sleep(rule.delay_s)
+            # No longer than the exchange's time budget (then the run ends with the timeout).
+            budget.sleep(rule.delay_s)
         try:
             body = answer.body.produce(request)
         except HostCallError as exc:

@@ -320,11 +320,14 @@ def _data(source: Source, form: str, node: Node, where: str) -> bytes | None:
     value = source.value(node)
     try:
         if form == "json":
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            return json.dumps(
+                value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
         import msgpack
 
         return bytes(msgpack.packb(value, use_bin_type=True))
-    except (TypeError, ValueError) as exc:
+    # OverflowError: msgpack has no integer beyond 64 bits.
+    except (TypeError, ValueError, OverflowError) as exc:
         source.problem(node, f"{where}: this value cannot be encoded as {form}: {exc}")
         return None
 
