@@ -56,6 +56,23 @@ HANG_WAT = """
     (i32.const 1)))
 """
 
+# Echoes any payload (memory grows to hold it).
+ECHO_WAT = """
+(module
+  (import "wapc" "__guest_request" (func $req (param i32 i32)))
+  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+    (if (i32.gt_u (i32.add (local.get $len) (i32.const 65536))
+                  (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow
+        (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1))))))
+    (call $req (i32.const 0) (i32.const 65536))
+    (call $resp (i32.const 65536) (local.get $len))
+    (i32.const 1)))
+"""
+
+
 REPO = Path(__file__).resolve().parent.parent
 AS_GUEST = REPO / "sample_guests" / "build" / "as_guest.wasm"
 

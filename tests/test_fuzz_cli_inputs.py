@@ -42,7 +42,7 @@ import wasmtime
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from stub_guests import FORWARD_WAT
+from stub_guests import ECHO_WAT, FORWARD_WAT
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
@@ -53,23 +53,6 @@ ALLOWED_EXIT_CODES = {0, 1, 2, 3, 4, 5, 130}
 #: only a hang or a blow-up can exceed it.
 TIME_LIMIT_S = 20.0
 ERROR_PREFIX = "wapc: error: "
-
-#: Echoes any payload (memory grows to hold it).
-ECHO_WAT = """
-(module
-  (import "wapc" "__guest_request" (func $req (param i32 i32)))
-  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
-  (memory (export "memory") 1)
-  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
-    (if (i32.gt_u (i32.add (local.get $len) (i32.const 65536))
-                  (i32.mul (memory.size) (i32.const 65536)))
-      (then (drop (memory.grow
-        (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1))))))
-    (call $req (i32.const 0) (i32.const 65536))
-    (call $resp (i32.const 65536) (local.get $len))
-    (i32.const 1)))
-"""
-
 
 @dataclass(frozen=True)
 class CliCase:

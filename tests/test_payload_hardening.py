@@ -18,6 +18,7 @@ from pathlib import Path
 import msgpack
 import pytest
 import wasmtime
+from stub_guests import ECHO_WAT
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
@@ -32,22 +33,6 @@ from wapc_cli.runtime.payload import (
     resolve_payload,
 )
 from wapc_cli.runtime.userfiles import format_bytes, read_user_bytes
-
-#: Echoes any payload (memory grows to hold it).
-ECHO_WAT = """
-(module
-  (import "wapc" "__guest_request" (func $req (param i32 i32)))
-  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
-  (memory (export "memory") 1)
-  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
-    (if (i32.gt_u (i32.add (local.get $len) (i32.const 65536))
-                  (i32.mul (memory.size) (i32.const 65536)))
-      (then (drop (memory.grow
-        (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1))))))
-    (call $req (i32.const 0) (i32.const 65536))
-    (call $resp (i32.const 65536) (local.get $len))
-    (i32.const 1)))
-"""
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import os
 import stat
 from pathlib import Path
 
-from .userfiles import format_bytes
+from .userfiles import file_type_name, format_bytes
 
 #: The largest file a table may name (its contents are held in memory, and a
 #: reply goes into the guest's memory in one piece).
@@ -104,14 +104,7 @@ def _read_regular(target: Path, name: str, max_bytes: int) -> bytes:
 def _require_regular(mode: int, name: str) -> None:
     if stat.S_ISREG(mode):
         return
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    kind = next((text for test, text in kinds if test(mode)), "not a regular file")
+    kind = file_type_name(mode) or "not a regular file"
     raise ConfinedFileError(f"'{name}' is {kind}; only regular files can be read")
 
 

@@ -88,10 +88,16 @@ def read_bounded(stream: BinaryIO, what: str, where: str, max_bytes: int) -> byt
         raise InputFileError(f"{what} '{where}': cannot read (the stream is closed)") from None
 
 
-def _kind(mode: int) -> str | None:
-    """What a file that must not be read as a file is, or None for files and pipes."""
+def file_type_name(mode: int) -> str | None:
+    """How messages name a file that is not a regular one (``"a FIFO (named pipe)"``).
+
+    None for a regular file and for the rare types no message names. The one
+    list of these names, for every reader of user-named files.
+    """
     if stat.S_ISDIR(mode):
         return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
     if stat.S_ISCHR(mode):
         return "a character device"
     if stat.S_ISBLK(mode):
@@ -99,6 +105,11 @@ def _kind(mode: int) -> str | None:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return None
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that must not be read as a file is, or None for files and pipes."""
+    return None if stat.S_ISFIFO(mode) else file_type_name(mode)
 
 
 def _too_large(what: str, where: str, max_bytes: int) -> InputFileError:
