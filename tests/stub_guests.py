@@ -80,3 +80,43 @@ AS_GUEST = REPO / "sample_guests" / "build" / "as_guest.wasm"
 def build(path: Path, text: str) -> Path:
     path.write_bytes(wasmtime.wat2wasm(text))
     return path
+
+
+def host_call_wat(binding: str, namespace: str, operation: str) -> str:
+    """A guest making one host call ``binding:namespace:operation`` with its own payload:
+    the answer is its response (success) or its guest error (a failed host call).
+
+    A probe for one host capability (Tarmac's kvstore, httpclient, function:NAME, ...).
+    """
+    names = (binding + namespace + operation).encode("utf-8")
+    data = "".join(f"\\{b:02x}" for b in names)
+    bind, ns, op = (len(binding.encode()), len(namespace.encode()), len(operation.encode()))
+    return f"""
+(module
+  (import "wapc" "__guest_request" (func $req (param i32 i32)))
+  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+  (import "wapc" "__guest_error" (func $err (param i32 i32)))
+  (import "wapc" "__host_call"
+    (func $hc (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wapc" "__host_response_len" (func $rlen (result i32)))
+  (import "wapc" "__host_response" (func $rget (param i32)))
+  (import "wapc" "__host_error_len" (func $elen (result i32)))
+  (import "wapc" "__host_error" (func $eget (param i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "{data}")
+  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+    (local $n i32)
+    (call $req (i32.const 1024) (i32.const 2048))
+    (if (i32.eqz (call $hc (i32.const 0) (i32.const {bind}) (i32.const {bind})
+                           (i32.const {ns}) (i32.const {bind + ns}) (i32.const {op})
+                           (i32.const 2048) (local.get $len)))
+      (then
+        (local.set $n (call $elen))
+        (call $eget (i32.const 65536))
+        (call $err (i32.const 65536) (local.get $n))
+        (return (i32.const 0))))
+    (local.set $n (call $rlen))
+    (call $rget (i32.const 65536))
+    (call $resp (i32.const 65536) (local.get $n))
+    (i32.const 1)))
+"""

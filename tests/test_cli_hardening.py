@@ -26,6 +26,7 @@ from wapc_cli.cli.app import app
 from wapc_cli.cli.runspec import dir_grant
 from wapc_cli.cli.safe_text import json_safe, lines, one_line
 from wapc_cli.errors import UsageError
+from wapc_cli.runtime.wasi import DirGrant
 
 #: What the guest writes everywhere: retitle the window, turn text red, return
 #: the cursor, reverse the line (bidi override), a C1 CSI.
@@ -432,24 +433,47 @@ def test_bench_engine_all_says_which_engine_it_leaves_out(
 
 def test_dir_grant_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "a:b").mkdir()
-    assert dir_grant("data") == ("data", "data")
-    assert dir_grant("data:/g") == ("data", "/g")
-    assert dir_grant("a:b") == ("a:b", "a:b")  # a host path with ':' in it
-    assert dir_grant("a:b:/g") == ("a:b", "/g")
-    for empty in ("", ":/g"):
+    for name in ("data", "a:b", "x:rw", "a:ro:b"):
+        (tmp_path / name).mkdir()
+    assert dir_grant("data") == DirGrant("data", "data", writable=False)
+    assert dir_grant("data:/g") == DirGrant("data", "/g", writable=False)
+    assert dir_grant("a:b") == DirGrant("a:b", "a:b")  # a host path with ':' in it
+    assert dir_grant("a:b:/g") == DirGrant("a:b", "/g")
+    # the mode suffix: read-only unless :rw
+    assert dir_grant("data:ro") == DirGrant("data", "data", writable=False)
+    assert dir_grant("data:rw") == DirGrant("data", "data", writable=True)
+    assert dir_grant("data:/g:rw") == DirGrant("data", "/g", writable=True)
+    assert dir_grant("data:/:rw") == DirGrant("data", "/", writable=True)
+    assert dir_grant("a:b:/g:ro") == DirGrant("a:b", "/g", writable=False)
+    assert dir_grant("a:ro:b") == DirGrant("a:ro:b", "a:ro:b")  # ':ro' not at the end
+    # a host directory whose name ends in a mode is named with a mode, or a guest path
+    assert dir_grant("x:rw:ro") == DirGrant("x:rw", "x:rw", writable=False)
+    assert dir_grant("x:rw:/g") == DirGrant("x:rw", "/g", writable=False)
+    with pytest.raises(UsageError, match="'x' is not a directory"):
+        dir_grant("x:rw")
+    for empty in ("", ":/g", ":rw", ":/g:ro"):
         with pytest.raises(UsageError, match="names no host directory"):
             dir_grant(empty)
     with pytest.raises(UsageError, match="must be absolute"):
         dir_grant("data:relative")
+    with pytest.raises(UsageError, match="the mode after ':' is ro or rw, not 'RW'"):
+        dir_grant("data:RW")
+    with pytest.raises(UsageError, match="one mode, at the end"):
+        dir_grant("data:/g:ro:rw")
+    # a host directory whose name is not UTF-8 needs a guest path (WASI paths are text)
+    odd = os.fsdecode(b"odd\xff")
+    (tmp_path / odd).mkdir()
+    with pytest.raises(UsageError, match=r"is not valid UTF-8 \(give the grant a GUEST_DIR"):
+        dir_grant(odd)
+    assert dir_grant(f"{odd}:/odd:rw") == DirGrant(odd, "/odd", writable=True)
 
 
-@pytest.mark.parametrize("value", ["", ":/g"])
+@pytest.mark.parametrize("value", ["", ":/g", ":rw"])
 def test_an_empty_dir_is_refused_not_the_working_directory(evil: Path, value: str) -> None:
     code, _, err = cli("call", str(evil), "ok", "-q", "--dir", value)
     assert code == 2
-    assert err == f"wapc: error: --dir: '{value}' names no host directory (HOST_DIR[:/GUEST_DIR])\n"
+    assert err == (f"wapc: error: --dir: '{value}' names no host directory "
+                   "(HOST_DIR[:/GUEST_DIR][:ro|:rw])\n")
 
 
 # -- layout ---------------------------------------------------------------------------------

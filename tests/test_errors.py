@@ -135,7 +135,7 @@ def documented_error_json(error: WapcError) -> dict[str, Any]:
         "max-memory limit", "--max-memory limit")}
     if isinstance(error, GuestTrap):
         data["guest_error"] = error.guest_error
-        data["frames"] = list(error.frames)
+        data["frames"] = [frame.to_json() for frame in error.frames]  # objects since #16
         data["phase"] = error.phase
     if isinstance(error, LimitExceeded):
         data["limit"] = error.limit

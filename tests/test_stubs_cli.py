@@ -147,5 +147,6 @@ def test_as_guest_multi_with_the_tarmac_preset(tmp_path: Path) -> None:
     code, out, _ = run("call", str(AS_GUEST), "multi", "--preset", "tarmac")
     assert code == 0 and json.loads(out)["get_ok"] is False  # empty store: 404
     code, out, _ = run("call", str(AS_GUEST), "multi", "--preset", "tarmac", "--stubs", str(seed))
+    # Tarmac answers the delete of a missing key with 200 (hord's drivers do not fail it).
     assert code == 0 and json.loads(out) == {"get_ok": True, "set_ok": True, "log_ok": True,
-                                             "delete_ok": False}
+                                             "delete_ok": True}

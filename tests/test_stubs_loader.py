@@ -152,6 +152,9 @@ VALID = [
     "calls:\n  - match: 'a:b:c'\n    reply: {exec: [cat], timeout_s: 2}\n",
     "calls:\n  - match: 'a:b:c'\n    reply: {echo: true}\n",
     "preset: tarmac\nkvstore: {a: x, b: {base64: aGk=}}\n",
+    "preset: tarmac\ntarmac: {sql: 'sqlite:///x.db', kvstore: 'redis://h:6379', "
+    "allow_http: ['127.0.0.1:8080', '*']}\n",
+    "tarmac: {allow_http: example.com}\n",
 ]
 INVALID = [
     "default: eror\n",
@@ -178,6 +181,10 @@ INVALID = [
     "preset: nope\n",
     "kvstore: {a: {echo: true}}\n",
     "calls:\n  - match: 'a:b:c'\n    reply: {exec: []}\n",
+    "tarmac: {sqll: x}\n",
+    "tarmac: {allow_http: 80}\n",
+    "tarmac: {functions: [a.wasm]}\n",
+    "tarmac: {sql: ''}\n",
 ]
 
 

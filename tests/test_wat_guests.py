@@ -607,7 +607,7 @@ def _outcome(exc: WapcError) -> tuple[Any, ...]:
         if message.startswith("guest trapped:"):
             message = "<engine trap>"
         # Frame offsets may differ by an instruction between engines; names may not.
-        functions = tuple(frame.split(" @ ")[0] for frame in exc.frames)
+        functions = tuple(frame.function for frame in exc.frames)
         return (type(exc).__name__, message, exc.phase, exc.guest_error, functions)
     return (type(exc).__name__, exc.message, getattr(exc, "raw", None))
 

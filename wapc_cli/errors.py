@@ -40,7 +40,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -50,6 +50,11 @@ class ExitCode(IntEnum):
     TRAP = 3
     NOT_A_GUEST = 4
     STUB_FAILURE = 5
+    #: ``wapc test``: every suite loaded and ran, and at least one case failed
+    #: (a case's expectation was not met, or the case could not run). A bad
+    #: suite file is USAGE (2) instead, so CI can tell "the guest regressed"
+    #: from "the suite is broken".
+    TESTS_FAILED = 6
     INTERNAL = 70
 
 
@@ -85,7 +90,8 @@ class WapcError(Exception):
 
         Keys: ``type`` (the class, see below), ``kind``, ``message`` (the bare
         message, not ``str(self)``), ``exit_code``, then the subclass's fields:
-        ``guest_error``, ``frames`` (a list), ``phase`` for a trap; ``limit``,
+        ``guest_error``, ``frames`` (a list of :meth:`TrapFrame.to_json` dicts),
+        ``phase`` for a trap; ``limit``,
         ``figure`` for a limit; ``raw_b64`` for a guest error. The guest's raw
         error bytes travel as base64 so that one form serves both the pipe
         (pickled) and JSON output; it is built once per run, so its cost does
@@ -170,6 +176,63 @@ class GuestError(WapcError):
         return cls(message, base64.b64decode(str(data.get("raw_b64", ""))))
 
 
+class TrapFrame(NamedTuple):
+    """One frame of a trap's stack, innermost first: what the engine reported, and the
+    source location its module's DWARF gives (``file``, ``line``, ``column``).
+
+    ``module_offset`` is the byte offset in the module file (``None`` when the
+    engine gave none); ``inlined`` marks a frame that DWARF says was inlined into
+    the next one (it shares that frame's offset).
+    """
+
+    function: str
+    module_offset: int | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    inlined: bool = False
+
+    def __str__(self) -> str:
+        if self.file is not None:
+            where = self.file if self.line is None else f"{self.file}:{self.line}"
+            if self.line is not None and self.column:
+                where += f":{self.column}"
+            return f"{self.function} ({where})"
+        if self.module_offset is not None:
+            return f"{self.function} @ {self.module_offset:#x}"
+        return self.function
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "function": self.function, "module_offset": self.module_offset, "file": self.file,
+            "line": self.line, "column": self.column, "inlined": self.inlined,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> TrapFrame:
+        """A frame from :meth:`to_json`'s dict (or, as older output had it, its text)."""
+        if not isinstance(data, Mapping):
+            return cls(str(data))
+
+        def number(key: str) -> int | None:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        file = data.get("file")
+        return cls(
+            str(data.get("function", "")), number("module_offset"),
+            None if file is None else str(file), number("line"), number("column"),
+            bool(data.get("inlined", False)),
+        )
+
+
+def as_frames(frames: object) -> tuple[TrapFrame, ...]:
+    """``frames`` (frames, their texts or their JSON dicts) as a tuple of :class:`TrapFrame`."""
+    if not isinstance(frames, list | tuple):
+        return ()
+    return tuple(f if isinstance(f, TrapFrame) else TrapFrame.from_json(f) for f in frames)
+
+
 class GuestTrap(WapcError):
     """The guest trapped or broke the ABI; the instance is no longer usable.
 
@@ -184,12 +247,12 @@ class GuestTrap(WapcError):
         message: str,
         *,
         guest_error: str | None = None,
-        frames: tuple[str, ...] = (),
+        frames: tuple[TrapFrame | str, ...] = (),
         phase: str = "call",
     ) -> None:
         self.message = message
         self.guest_error = guest_error
-        self.frames = frames
+        self.frames = as_frames(frames)
         self.phase = phase
 
     def __str__(self) -> str:
@@ -201,7 +264,10 @@ class GuestTrap(WapcError):
         return text
 
     def _fields_json(self) -> dict[str, Any]:
-        return {"guest_error": self.guest_error, "frames": list(self.frames), "phase": self.phase}
+        return {
+            "guest_error": self.guest_error, "frames": [f.to_json() for f in self.frames],
+            "phase": self.phase,
+        }
 
     @staticmethod
     def _trap_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,7 +275,7 @@ class GuestTrap(WapcError):
         guest_error = data.get("guest_error")
         return {
             "guest_error": None if guest_error is None else str(guest_error),
-            "frames": tuple(str(frame) for frame in data.get("frames", ())),
+            "frames": as_frames(data.get("frames", ())),
             "phase": str(data.get("phase", "call")),
         }
 

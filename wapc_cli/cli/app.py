@@ -124,9 +124,20 @@ def _root(
 def _register() -> None:
     # One module per command, each with register(app). Imported here, not at the
     # top, so that importing this module stays cheap for `--help`.
-    from . import bench_cmd, call, inspect_cmd, stubs_cmd, trace_cmd
+    from . import (
+        addr2line_cmd,
+        bench_cmd,
+        call,
+        core_cmd,
+        inspect_cmd,
+        run_cmd,
+        stubs_cmd,
+        test_cmd,
+        trace_cmd,
+    )
 
-    for command in (call, inspect_cmd, trace_cmd, stubs_cmd, bench_cmd):
+    for command in (call, run_cmd, inspect_cmd, trace_cmd, stubs_cmd, bench_cmd, test_cmd,
+                    addr2line_cmd, core_cmd):
         command.register(app)
 
 

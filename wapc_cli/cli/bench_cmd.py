@@ -60,7 +60,8 @@ MAX_SIZE = 1024**3
 #: The command's parameters, in the order ``--help`` lists them.
 PARAMETERS = (
     "module", "operation", "payload", "payload_hex", "payload_json", "encode", "size", "engine",
-    "stubs", "preset", "reply", "count", "duration", "warmup", "bare", "timeout", "fuel",
+    "stubs", "preset", "sql", "kvstore", "allow_http", "function", "tarmac_config", "reply",
+    "count", "duration", "warmup", "bare", "timeout", "fuel",
     "max_memory", "no_cache", "json_out",
 )
 
@@ -86,8 +87,10 @@ def bench(
         raise UsageError("--size: give a size >= 0 and no other payload option")
     if size is not None and size > MAX_SIZE:
         raise UsageError(f"--size: {size} is more than the maximum of {MAX_SIZE} bytes (1 GiB)")
-    if reply is not None and (options.stubs or options.preset):
-        raise UsageError("give only one of --reply, --stubs/--preset")
+    tarmac = (options.sql, options.kvstore, options.allow_http, options.function,
+              options.tarmac_config)
+    if reply is not None and (options.stubs or options.preset or any(tarmac)):
+        raise UsageError("give only one of --reply, --stubs/--preset (or a Tarmac flag)")
     results: list[BenchResult] = []
     for name in _engines(options.engine):
         spec = build_runspec(options._replace(engine=name), default_timeout=None)

@@ -29,18 +29,32 @@ def call_command(options: RunOptions) -> int:
     """
     if options.json_out:
         try:
-            outcome = run_call(build_runspec(options), quiet=True)
+            outcome = _run(options, quiet=True)
         except WapcError as exc:  # usage, not a guest: still one JSON object
             call_output.write_json_failure(exc, str(options.module), options.operation)
             raise
         call_output.write_json(outcome, options.decode)
         return outcome.exit_code
-    outcome = run_call(build_runspec(options), quiet=options.quiet)
+    outcome = _run(options, quiet=options.quiet)
     call_output.write_warnings(outcome.warnings)
     if outcome.error is not None:
         raise outcome.error
     call_output.write_response(outcome.response or b"", options.decode)
     return outcome.exit_code
+
+
+def _run(options: RunOptions, *, quiet: bool) -> CallOutcome:
+    """The call; with ``--core``, recorded, and a crash bundle written if it trapped."""
+    spec = build_runspec(options)
+    if options.core is None:
+        return run_call(spec, quiet=quiet)
+    from . import crash_bundle
+
+    crash_bundle.check_free(options.core, spec, force=options.force)  # before running
+    recorded = crash_bundle.recorder()
+    outcome = run_call(spec, quiet=quiet, tracer=recorded, keep_memory=True)
+    crash_bundle.write_if_trapped(options.core, outcome, recorded, force=options.force)
+    return outcome
 
 
 class CallOutcome:
@@ -57,6 +71,8 @@ class CallOutcome:
         # Set instead of ``guest`` when the call ran in a supervised child process.
         self.timings: dict[str, float] | None = None
         self.host_calls = 0
+        #: A supervised call's trapped memory, when ``keep_memory`` asked for it (--core).
+        self.memory: bytes | None = None
 
     @property
     def exit_code(self) -> int:
@@ -65,7 +81,7 @@ class CallOutcome:
 
 def run_call(
     spec: RunSpec, *, quiet: bool = False, tracer: EventSink | None = None,
-    on_start: Callable[[str], None] | None = None,
+    on_start: Callable[[str], None] | None = None, keep_memory: bool = False,
 ) -> CallOutcome:
     """Load, instantiate, call; guest-side failures are kept in the outcome.
 
@@ -80,7 +96,7 @@ def run_call(
             terminal.log_line(message, source)
 
     if needs_supervision(spec.engine, spec.limits):
-        _run_supervised(spec, outcome, on_log, tracer, on_start)
+        _run_supervised(spec, outcome, on_log, tracer, on_start, keep_memory)
     else:
         module = spec.load()  # bad files and non-guests raise straight to the CLI
         outcome.engine = module.engine_name
@@ -107,16 +123,18 @@ def run_call(
 
 def _run_supervised(
     spec: RunSpec, outcome: CallOutcome, on_log: LogSink, tracer: EventSink | None = None,
-    on_start: Callable[[str], None] | None = None,
+    on_start: Callable[[str], None] | None = None, keep_memory: bool = False,
 ) -> None:
     """The same call in a child process that enforces the limits (wasmer)."""
     from ..isolation import run_supervised
     from ..runtime.guest import read_module_file
 
+    spec.host.attach(tracer, on_log)  # the parent's own guests (Tarmac's functions) too
     result = run_supervised(
         read_module_file(spec.module), operation=spec.operation, payload=spec.payload,
         name=str(spec.module), engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
         host_call=spec.host.handler, on_log=on_log, tracer=tracer, on_start=on_start,
+        keep_memory=keep_memory,
     )
     if result.error is not None and result.error.exit_code in (ExitCode.USAGE,
                                                                ExitCode.NOT_A_GUEST):
@@ -127,3 +145,4 @@ def _run_supervised(
     outcome.warnings = result.warnings
     outcome.timings = result.timings or None
     outcome.host_calls = result.host_calls
+    outcome.memory = result.memory

@@ -201,6 +201,10 @@ class Terminal:
     def warning_line(self, message: object) -> None:
         self._stderr_line(f"wapc: warning: {one_line(for_user(message), keep=_TAB)}\n")
 
+    def note_line(self, message: object) -> None:
+        """Something the user should know that is neither wrong nor a risk."""
+        self._stderr_line(f"wapc: note: {one_line(for_user(message), keep=_TAB)}\n")
+
     def log_line(self, message: str, source: str) -> None:
         """A guest's console log or WASI output line, on stderr (never on stdout)."""
         tag = one_line(_LOG_TAGS.get(source, source))

@@ -14,6 +14,8 @@ _FLAG_NAMES = (
     ("max-memory limit", "--max-memory limit"),
     ("a fuel limit is not supported by", "--fuel is not supported by"),
     ("use the wasmtime engine", "use --engine wasmtime"),
+    ("not overwritten without force", "not overwritten without --force"),
+    ("the allow-http grant", "the --allow-http grant"),
 )
 
 

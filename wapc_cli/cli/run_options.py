@@ -87,10 +87,36 @@ class RunOptions(NamedTuple):
         ("--stubs", "-s"), "YAML stub table answering host calls (repeatable; later wins).",
     )] = None
     preset: Annotated[str | None, Flag(("--preset",), "Built-in host: tarmac.")] = None
+    sql: Annotated[str | None, Flag(
+        ("--sql",), "Tarmac's SQL database, a DSN: sqlite:///FILE, postgres://..., mysql://... "
+        "(default: in-memory SQLite). Implies --preset tarmac.",
+    )] = None
+    kvstore: Annotated[str | None, Flag(
+        ("--kvstore",), "Tarmac's kvstore, a DSN: sqlite:///FILE, redis://... (default: in "
+        "memory). Implies --preset tarmac.",
+    )] = None
+    allow_http: Annotated[list[str] | None, Flag(
+        ("--allow-http",), "Let Tarmac's httpclient reach HOST[:PORT] (repeatable; * for any "
+        "host). Implies --preset tarmac.",
+    )] = None
+    function: Annotated[list[str] | None, Flag(
+        ("--function",), "NAME=MODULE.wasm: tarmac:function:NAME runs MODULE's handler "
+        "(repeatable). Implies --preset tarmac.",
+    )] = None
+    tarmac_config: Annotated[Path | None, Flag(
+        ("--tarmac-config",), "Tarmac's config (tarmac.json): its routes of type function "
+        "become tarmac:function:NAME callees. Implies --preset tarmac.",
+    )] = None
     record: Annotated[Path | None, Flag(
         ("--record",), "Write every host call and its answer as a stub table.",
     )] = None
-    force: Annotated[bool, Flag(("--force",), "Overwrite the --record file if it exists.")] = False
+    force: Annotated[bool, Flag(
+        ("--force",), "Overwrite the --record file (and --core files) if they exist.",
+    )] = False
+    core: Annotated[Path | None, Flag(
+        ("--core",), "On a trap or limit, write a crash bundle into DIR: a wasm coredump "
+        "(<module>.<operation>.core.wasm) and the exchange as JSON.",
+    )] = None
     timeout: Annotated[str | None, Flag(
         ("--timeout",),
         "Wall-clock limit per call incl. init, in seconds (0 or 'none' turns it off).", fast=True,
@@ -104,10 +130,13 @@ class RunOptions(NamedTuple):
     env: Annotated[list[str] | None, Flag(
         ("--env",), "Grant a WASI environment variable: KEY=VALUE, or KEY to pass it.",
     )] = None
-    arg: Annotated[list[str] | None, Flag(("--arg",), "Grant a WASI program argument.")] = None
+    arg: Annotated[list[str] | None, Flag(
+        ("--arg",), "Grant a WASI program argument (repeatable; argv[0] is the module's name).",
+    )] = None
     dir: Annotated[list[str] | None, Flag(
-        ("--dir",), "Grant read-only WASI access to HOST_DIR[:/GUEST_DIR] (split at the last "
-        "':' only when an absolute GUEST_DIR follows; else all of it is HOST_DIR).",
+        ("--dir",), "Grant WASI access to HOST_DIR[:/GUEST_DIR][:ro|:rw], read-only unless "
+        ":rw (a trailing :ro/:rw is the mode; then split at the last ':' only when an "
+        "absolute GUEST_DIR follows, else all of it is HOST_DIR). Repeatable.",
     )] = None
     json_out: Annotated[bool, Flag(("--json",), "Print one JSON result object.", fast=True)] = False
     quiet: Annotated[bool, Flag(

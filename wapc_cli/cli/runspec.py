@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engines.base import Limits
 from ..errors import UsageError
@@ -12,11 +13,14 @@ from ..runtime.guest import Guest, WapcModule, load_module
 from ..runtime.limits import DEFAULT_TIMEOUT_S
 from ..runtime.payload import resolve_payload
 from ..runtime.session import EventSink, LogSink
-from ..runtime.wasi import WasiOptions
+from ..runtime.wasi import DirGrant, WasiOptions
 from ..tools.host_setup import HostSetup
 from .limits import build_limits
 from .run_options import RunOptions
 from .safe_text import one_line
+
+if TYPE_CHECKING:
+    from ..tools.tarmac.options import TarmacOptions
 
 # A plain class, not a dataclass: it is on the one-shot `wapc call` path (see
 # the note in engines/base.py).
@@ -59,6 +63,7 @@ class RunSpec:
     def instantiate(
         self, module: WapcModule, on_log: LogSink | None, tracer: EventSink | None = None
     ) -> Guest:
+        self.host.attach(tracer, on_log)  # host code that runs guests itself logs there too
         return module.instantiate(self.host.handler, on_log=on_log, tracer=tracer, wasi=self.wasi)
 
 
@@ -96,11 +101,27 @@ def wasi_options(module: Path, env: list[str] | None, args: list[str] | None,
             if key not in os.environ:
                 raise UsageError(f"--env: '{key}' is not set in this environment")
             value = os.environ[key]
-        granted[key] = value
+        granted[_wasi_text(key, "--env")] = _wasi_text(value, f"--env {one_line(key)}")
     preopens = [dir_grant(item) for item in dirs or ()]
     return WasiOptions(
-        args=tuple(args or ()), env=granted, program_name=module.name, dirs=tuple(preopens)
+        args=tuple(_wasi_text(arg, "a guest argument") for arg in args or ()), env=granted,
+        # argv[0]: the file's name as text (a name that is not UTF-8 with U+FFFD for its bytes)
+        program_name=os.fsencode(module.name).decode("utf-8", "replace"), dirs=tuple(preopens),
     )
+
+
+def _wasi_text(value: str, what: str) -> str:
+    """``value`` when it is UTF-8 text, as WASI's arguments and environment are.
+
+    An argument that was not valid UTF-8 reaches Python with lone surrogates in
+    its place (``surrogateescape``); it is refused (exit 2) rather than handed
+    over as bytes the guest would read as text.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what}: '{one_line(value)}' is not valid UTF-8") from None
+    return value
 
 
 def checked_operation(operation: str) -> str:
@@ -120,37 +141,105 @@ def checked_operation(operation: str) -> str:
     return operation
 
 
-def dir_grant(item: str) -> tuple[str, str]:
-    """``--dir HOST[:GUEST]`` as (host directory, the path the guest sees it at).
+#: The mode suffixes of ``--dir``: whether the guest may change the directory.
+_DIR_MODES = {"ro": False, "rw": True}
+_DIR_SYNTAX = "HOST_DIR[:/GUEST_DIR][:ro|:rw]"
 
-    The value splits at its last ``:`` only when what follows is an absolute
-    guest path (it starts with ``/``); otherwise the whole value is the host
-    directory, seen by the guest under the same name. So a host path with a
-    ``:`` in it is named as it is (``--dir a:b``), or with a guest path
-    (``--dir a:b:/data``). An empty host path is refused: it would grant the
-    working directory without naming it.
+
+def dir_grant(item: str) -> DirGrant:
+    """``--dir HOST[:GUEST][:ro|:rw]`` as a :class:`DirGrant` (read-only unless ``:rw``).
+
+    A trailing ``:ro`` or ``:rw`` is always the mode, and comes off first.
+    What is left splits at its last ``:`` only when what follows is an
+    absolute guest path (it starts with ``/``); otherwise the whole of it is
+    the host directory, seen by the guest under the same name. So a host path
+    with a ``:`` in it is named as it is (``--dir a:b``), or with a guest path
+    (``--dir a:b:/data``); one that ends in ``:ro``/``:rw`` itself is named
+    with its mode (``--dir x:rw:ro``) or a guest path. An empty host path is
+    refused: it would grant the working directory without naming it.
     """
-    host, sep, guest = item.rpartition(":")
+    rest, writable = item, False
+    head, sep, mode = item.rpartition(":")
+    if sep and mode in _DIR_MODES:
+        rest, writable = head, _DIR_MODES[mode]
+    host, sep, guest = rest.rpartition(":")
     if not sep or not guest.startswith("/"):
-        host, guest = item, ""
+        host, guest = rest, ""
     shown = one_line(item)
     if not host:
-        raise UsageError(f"--dir: '{shown}' names no host directory (HOST_DIR[:/GUEST_DIR])")
+        raise UsageError(f"--dir: '{shown}' names no host directory ({_DIR_SYNTAX})")
     if not Path(host).is_dir():
         hint = ""
-        if ":" in item and not guest:
-            hint = " (a GUEST_DIR after ':' must be absolute, e.g. data:/data)"
+        if ":" in rest and not guest:
+            last = rest.rpartition(":")[2]
+            if last in _DIR_MODES:
+                hint = " (one mode, at the end: HOST_DIR[:/GUEST_DIR]:ro or :rw)"
+            elif last.lower() in _DIR_MODES:
+                hint = f" (the mode after ':' is ro or rw, not '{one_line(last)}')"
+            else:
+                hint = " (a GUEST_DIR after ':' must be absolute, e.g. data:/data)"
         raise UsageError(f"--dir: '{one_line(host)}' is not a directory{hint}")
-    return host, guest or host
+    seen_as = guest or host
+    try:
+        seen_as.encode("utf-8")
+    except UnicodeEncodeError:  # WASI paths are text: the guest could not even name it
+        raise UsageError(f"--dir: the guest path '{one_line(seen_as)}' is not valid UTF-8 "
+                         "(give the grant a GUEST_DIR, e.g. HOST_DIR:/data)") from None
+    return DirGrant(host, seen_as, writable)
 
 
 def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None,
-               force: bool = False) -> HostSetup:
-    if not stubs and not preset and not record:
+               force: bool = False, tarmac: TarmacOptions | None = None, *,
+               engine: str = "auto", limits: Limits | None = None,
+               cache: bool = True) -> HostSetup:
+    if not stubs and not preset and not record and tarmac is None:
         return HostSetup()
     from ..tools.stubs.host import build_host_setup
 
-    return build_host_setup(stubs or [], preset, record, force)
+    setup = build_host_setup(stubs or [], preset, record, force, tarmac=tarmac, engine=engine,
+                             limits=limits, cache=module_cache(cache))
+    if setup.notes:
+        from .console import terminal
+
+        for note in setup.notes:
+            terminal.note_line(note)
+    return setup
+
+
+def tarmac_options(options: RunOptions) -> TarmacOptions | None:
+    """The Tarmac flags (``--sql`` ... ``--tarmac-config``) as options; None when none is given.
+
+    Any of them means the tarmac preset (there is no other that could use them).
+    """
+    if (options.sql is None and options.kvstore is None and not options.allow_http
+            and not options.function and options.tarmac_config is None):
+        return None
+    from ..tools.tarmac.config import parse_function_grant
+    from ..tools.tarmac.http import check_grant
+    from ..tools.tarmac.options import TarmacOptions
+
+    for flag, dsn in (("--sql", options.sql), ("--kvstore", options.kvstore)):
+        if dsn is not None and not dsn.strip():
+            raise UsageError(f"{flag}: expected a DSN (e.g. sqlite:///data.db), got ''")
+    grants = []
+    for item in options.allow_http or ():
+        try:
+            grants.append(check_grant(item))
+        except ValueError as exc:
+            raise UsageError(f"--allow-http: {one_line(str(exc))}") from None
+    functions: dict[str, Path] = {}
+    for item in options.function or ():
+        try:
+            name, path = parse_function_grant(item)
+        except UsageError as exc:
+            raise UsageError(f"--function: {one_line(str(exc))}") from None
+        functions[name] = path
+    config = options.tarmac_config
+    if config is not None and not config.is_file():
+        what = "no such file" if not config.exists() else "not a file"
+        raise UsageError(f"--tarmac-config: '{one_line(str(config))}': {what}")
+    return TarmacOptions(sql=options.sql, kvstore=options.kvstore, allow_http=tuple(grants),
+                         functions=functions, config=config)
 
 
 def build_runspec(
@@ -158,6 +247,7 @@ def build_runspec(
 ) -> RunSpec:
     """The run ``options`` describe; a bad option raises :class:`~wapc_cli.errors.UsageError`."""
     module = options.module
+    limits = build_limits(options.timeout, options.fuel, options.max_memory, default_timeout)
     return RunSpec(
         module=module,
         operation=checked_operation(options.operation),
@@ -165,8 +255,10 @@ def build_runspec(
             options.payload, options.payload_hex, options.payload_json, options.encode
         ),
         engine=options.engine,
-        limits=build_limits(options.timeout, options.fuel, options.max_memory, default_timeout),
+        limits=limits,
         wasi=wasi_options(module, options.env, options.arg, options.dir),
-        host=host_setup(options.stubs, options.preset, options.record, options.force),
+        host=host_setup(options.stubs, options.preset, options.record, options.force,
+                        tarmac_options(options), engine=options.engine, limits=limits,
+                        cache=not options.no_cache),
         cache=not options.no_cache,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -41,19 +42,28 @@ FormatOpt = Annotated[
 #: The command's parameters, in the order ``--help`` lists them.
 PARAMETERS = (
     "module", "operation", "payload", "payload_hex", "payload_json", "encode", "engine",
-    "stubs", "preset", "record", "force", "timeout", "fuel", "max_memory", "env", "arg", "dir",
-    "format",
+    "stubs", "preset", "sql", "kvstore", "allow_http", "function", "tarmac_config", "record",
+    "force", "core", "timeout", "fuel", "max_memory", "env", "arg", "dir", "format", "export",
 )
 
 
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option("--export", help="Also write the exchange as Chrome Trace Event JSON to FILE "
+                 "(opens in Perfetto and speedscope; docs/trace.md)."),
+]
+
+
 def register(app: typer.Typer) -> None:
-    command = run_command(trace, PARAMETERS, {"format": (FormatOpt, TraceFormat.rich)})
+    command = run_command(trace, PARAMETERS, {"format": (FormatOpt, TraceFormat.rich),
+                                              "export": (ExportOpt, None)})
     app.command("trace")(command)
 
 
-def trace(options: RunOptions, format: TraceFormat) -> None:
+def trace(options: RunOptions, format: TraceFormat, export: Path | None = None) -> None:
     """Call OPERATION on MODULE and show every ABI step, live, with a closing summary."""
     from ..tools.trace import TraceResult
+    from . import crash_bundle, trace_extras
 
     sink: TraceSink
     if format is TraceFormat.jsonl:
@@ -66,7 +76,10 @@ def trace(options: RunOptions, format: TraceFormat) -> None:
         sink = RichTimeline(terminal.rich_console(terminal.stdout, markup=False))
     try:
         spec = build_runspec(options)
-        outcome = _run_traced(spec, sink)
+        if options.core is not None:
+            crash_bundle.check_free(options.core, spec, force=options.force)
+        sink, recorded = trace_extras.extend(sink, options, export)
+        outcome = _run_traced(spec, sink, keep_memory=recorded is not None)
     except WapcError as exc:
         # Usage, not a guest: nothing ran. JSON lines still end in their summary.
         if format is TraceFormat.jsonl:
@@ -85,12 +98,14 @@ def trace(options: RunOptions, format: TraceFormat) -> None:
         error=details,
         preset=spec.host.preset_state(),
     ))
+    if recorded is not None and options.core is not None:
+        crash_bundle.write_if_trapped(options.core, outcome, recorded, force=options.force)
     if error is not None:
         raise error  # one line on stderr, the documented exit code
     raise typer.Exit(0)
 
 
-def _run_traced(spec: RunSpec, sink: TraceSink) -> CallOutcome:
+def _run_traced(spec: RunSpec, sink: TraceSink, keep_memory: bool = False) -> CallOutcome:
     """The call with the sink told about the module and fed every event, live.
 
     On wasmer with a limit the run happens in a supervised child process
@@ -110,7 +125,7 @@ def _run_traced(spec: RunSpec, sink: TraceSink) -> CallOutcome:
                            host.describe))
 
     # logs are steps of the timeline, not lines on stderr
-    return run_call(traced, quiet=True, tracer=sink, on_start=started)
+    return run_call(traced, quiet=True, tracer=sink, on_start=started, keep_memory=keep_memory)
 
 
 def _abort_aware(handler: HostCallHandler, sink: TraceSink) -> HostCallHandler:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol, TypeGuard
 
+from ..errors import TrapFrame
+
 ValType = str  # "i32" | "i64" | "f32" | "f64" | other engine-specific names
 
 
@@ -64,10 +66,14 @@ class Limits(NamedTuple):
 
 
 class EngineTrapInfo(NamedTuple):
-    """What an engine tells about a trap, normalised."""
+    """What an engine tells about a trap, normalised.
+
+    ``frames``: innermost first, each with the function's name (from the name
+    section, else ``func[index]``) and its byte offset in the module file.
+    """
 
     message: str
-    frames: tuple[str, ...] = ()
+    frames: tuple[TrapFrame, ...] = ()
     #: "trap" | "fuel" | "timeout" | "stack" | "memory" | "interrupted" (Engine.interrupt)
     kind: str = "trap"
 

@@ -26,7 +26,7 @@ from typing import Any
 import wasmer
 from wasmer_compiler_cranelift import Compiler
 
-from ..errors import UsageError
+from ..errors import TrapFrame, UsageError
 from ..wasm.memories import cap_memories
 from .base import (
     Capabilities,
@@ -115,7 +115,7 @@ def _is_engine_error(exc: BaseException) -> bool:
 def _trap_info(exc: BaseException) -> EngineTrapInfo:
     lines = str(exc).strip().splitlines()
     message = lines[0].removeprefix("RuntimeError: ").strip() if lines else ""
-    frames: list[str] = []
+    frames: list[TrapFrame] = []
     for line in lines[1:]:
         match = _FRAME.match(line)
         if match is None:
@@ -123,7 +123,7 @@ def _trap_info(exc: BaseException) -> EngineTrapInfo:
         name = match["name"]
         if name == "<unnamed>":
             name = f"func[{match['index']}]"
-        frames.append(f"{name} @ {match['offset']}")
+        frames.append(TrapFrame(name, int(match["offset"], 16)))
     kind = "stack" if "call stack exhausted" in message else "trap"
     return EngineTrapInfo(message or "RuntimeError", tuple(frames), kind)
 
@@ -224,10 +224,13 @@ class WasmerInstance:
         by_module: dict[str, dict[str, wasmer.Function]] = {}
         for decl in compiled.imports:
             fn = host_functions.get((decl.module, decl.name))
-            if fn is not None and decl.sig is not None:
-                by_module.setdefault(decl.module, {})[decl.name] = wasmer.Function(
-                    store, fn, _functype(decl.sig)
-                )
+            if fn is None or decl.sig is None:
+                continue
+            functions = by_module.setdefault(decl.module, {})
+            # A function imported twice (some TinyGo builds do) is defined once:
+            # the import object serves every entry naming it.
+            if decl.name not in functions:
+                functions[decl.name] = wasmer.Function(store, fn, _functype(decl.sig))
         import_object = wasmer.ImportObject()
         for module, functions in by_module.items():
             import_object.register(module, functions)

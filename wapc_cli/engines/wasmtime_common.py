@@ -13,7 +13,7 @@ from typing import Any
 
 import wasmtime
 
-from ..errors import UsageError
+from ..errors import TrapFrame, UsageError
 from .base import (
     MAX_FUEL,
     EngineInstance,
@@ -61,12 +61,12 @@ def functype(sig: FuncSig) -> wasmtime.FuncType:
 def trap_info(exc: BaseException) -> EngineTrapInfo:
     """A wasmtime trap or error, normalised: its cause, its frames and what kind it is."""
     message = error_reason(getattr(exc, "message", None) or str(exc)) or type(exc).__name__
-    frames: list[str] = []
+    frames: list[TrapFrame] = []
     for frame in getattr(exc, "frames", None) or ():
         name = frame.func_name or f"func[{frame.func_index}]"
         offset = frame.module_offset
         # A frame outside any instruction (e.g. the stack check at entry) has none.
-        frames.append(f"{name} @ {offset:#x}" if 0 <= offset < 1 << 32 else name)
+        frames.append(TrapFrame(name, offset if 0 <= offset < 1 << 32 else None))
     kind = "trap"
     code = getattr(exc, "trap_code", None)
     if code == wasmtime.TrapCode.INTERRUPT:
@@ -125,6 +125,25 @@ class WasmtimeModule:
         self, host_functions: Mapping[tuple[str, str], HostFn], limits: Limits
     ) -> EngineInstance:
         return self._new_instance(self, host_functions, limits)
+
+
+def unique_func_imports(imports: Sequence[ImportDecl]) -> list[ImportDecl]:
+    """The function imports to define in a linker: each (module, name) once.
+
+    A valid module may import the same function more than once (some TinyGo
+    builds import ``wasi_snapshot_preview1.fd_write`` under two import
+    entries); one definition serves every such entry, and a linker refuses a
+    second one ("defined twice"). The first entry's signature is defined: a
+    later entry of another type then fails to link, as it would on any host.
+    """
+    seen: set[tuple[str, str]] = set()
+    unique: list[ImportDecl] = []
+    for decl in imports:
+        key = (decl.module, decl.name)
+        if decl.kind == "func" and key not in seen:
+            seen.add(key)
+            unique.append(decl)
+    return unique
 
 
 def check_limits(limits: Limits) -> None:

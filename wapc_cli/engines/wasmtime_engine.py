@@ -21,6 +21,7 @@ from .wasmtime_common import (
     engine_trap,
     functype,
     new_store,
+    unique_func_imports,
 )
 from .wasmtime_epoch import EpochTicker, Interrupter, TimeBudget
 from .wasmtime_signals import DEFERRED, deliver
@@ -68,7 +69,7 @@ class WasmtimeInstance:
         self._budget = TimeBudget(guard, limits.timeout_s)
         started = self._budget.arm_init()
         linker = wasmtime.Linker(engine)
-        for decl in compiled.imports:
+        for decl in unique_func_imports(compiled.imports):
             fn = host_functions.get((decl.module, decl.name))
             if fn is not None and decl.sig is not None:
                 linker.define_func(decl.module, decl.name, functype(decl.sig), fn)

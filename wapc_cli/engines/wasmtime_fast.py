@@ -35,7 +35,14 @@ import wasmtime
 from wasmtime import _ffi as ffi
 
 from .base import FuncSig, GuestMemory, HostFn, Limits
-from .wasmtime_common import Exports, WasmtimeModule, engine_trap, functype, new_store
+from .wasmtime_common import (
+    Exports,
+    WasmtimeModule,
+    engine_trap,
+    functype,
+    new_store,
+    unique_func_imports,
+)
 from .wasmtime_epoch import StoreGuard, TimeBudget
 from .wasmtime_signals import DEFERRED, deliver, register
 
@@ -281,7 +288,7 @@ class FastInstance:
         # The callbacks and function types must outlive every instance made here.
         self._keep: list[Any] = []
         linker_ptr = ctypes.cast(linker.ptr(), _P).value
-        for decl in compiled.imports:
+        for decl in unique_func_imports(compiled.imports):
             fn = host_functions.get((decl.module, decl.name))
             if fn is None or decl.sig is None:
                 continue

@@ -3,9 +3,10 @@
 It reads one :class:`~.messages.Job` from the connection on ``FD``, confines
 itself (dies with its parent; a data rlimit on top of the max-memory limit),
 then loads, instantiates and calls the guest (or only instantiates it, or
-benchmarks it, watched through the shared page on ``BEAT_FD``), sending every
-log line, trace event and host call to the parent as it happens and the
-result last. Internal to wapc: only :mod:`.parent` starts it.
+benchmarks it, watched through the shared page on ``BEAT_FD``, or runs a WASI
+command's ``_start``), sending every log line, trace event, host call and a
+command's output to the parent as it happens and the result last. Internal to
+wapc: only :mod:`.parent` starts it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import resource
 import signal
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from ..errors import GuestTrap, LimitExceeded, WapcError
@@ -25,6 +27,7 @@ from ..runtime.measure import BenchResult, measure_calls
 from ..runtime.session import HostAbort
 from .beats import BeatWriter
 from .messages import (
+    OUTPUT_CHUNK,
     Abort,
     BenchPlan,
     BenchProgress,
@@ -34,6 +37,7 @@ from .messages import (
     HostCall,
     Job,
     Log,
+    Output,
     Reply,
     Started,
     TraceEvent,
@@ -92,6 +96,15 @@ def data_segment_size() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def trapped_memory(guest: Guest) -> bytes | None:
+    """The linear memory a trapped guest left (None when the engine cannot read it)."""
+    memory = guest.session.memory
+    try:
+        return None if memory is None else memory.read(0, memory.size())
+    except Exception:
+        return None
+
+
 class ChildRun:
     """One job, run in this process, with the parent on the other end of ``conn``."""
 
@@ -101,6 +114,8 @@ class ChildRun:
         self.beat_fd = beat_fd
 
     def run(self) -> Finished | Failed:
+        if self.job.mode == "command":
+            return self.run_command()
         job, conn = self.job, self.conn
         guest: Guest | None = None
         response: bytes | None = None
@@ -124,21 +139,45 @@ class ChildRun:
         except WapcError as exc:
             error = exc
         except MemoryError:
-            limit = job.limits.max_memory_bytes
-            figure = format_size(limit) if limit is not None else "?"
-            error = LimitExceeded(
-                "max-memory", figure,
-                f"max-memory: the host ran out of memory under the max-memory limit of {figure}",
-            )
+            error = self.out_of_memory()
         except Exception as exc:
             return Failed(f"{type(exc).__name__}: {exc}")
         finished = Finished(response=response, bench=bench,
                             error=error.to_json() if error is not None else None)
         if guest is None:
             return finished
+        if job.keep_memory and isinstance(error, GuestTrap):
+            finished = finished._replace(memory=trapped_memory(guest))
         return finished._replace(warnings=tuple(guest.last.warnings),
                                  host_calls=guest.last.host_calls,
                                  timings=guest.timings.as_dict())
+
+    def run_command(self) -> Finished | Failed:
+        """Mode "command": run a WASI command, its output relayed as :class:`Output`."""
+        from ..runtime.command import load_command
+
+        job, conn = self.job, self.conn
+        try:
+            command = load_command(job.wasm, engine=job.engine, limits=job.limits, name=job.name)
+            conn.send(Started(command.engine_name, command.compile_ms))
+            conn.send(Calling())
+            result = command.run(job.wasi, stdout=self.output_to(1), stderr=self.output_to(2),
+                                 stdin=job.stdin)
+        except WapcError as exc:
+            return Finished(error=exc.to_json())
+        except MemoryError:
+            return Finished(error=self.out_of_memory().to_json())
+        except Exception as exc:
+            return Failed(f"{type(exc).__name__}: {exc}")
+        return Finished(exit_status=result.exit_code)
+
+    def out_of_memory(self) -> LimitExceeded:
+        limit = self.job.limits.max_memory_bytes
+        figure = format_size(limit) if limit is not None else "?"
+        return LimitExceeded(
+            "max-memory", figure,
+            f"max-memory: the host ran out of memory under the max-memory limit of {figure}",
+        )
 
     def bench(self, module: WapcModule, guest: Guest) -> BenchResult:
         plan = self.job.bench or BenchPlan()
@@ -165,6 +204,17 @@ class ChildRun:
     def send_progress(self, done: int, total: int | None) -> None:
         self.conn.send(BenchProgress(done, total))
 
+    def output_to(self, fd: int) -> Callable[[bytes], None]:
+        """A command's sink for ``fd``: its bytes to the parent, in bounded messages."""
+        send = self.conn.send
+
+        def write(data: bytes) -> None:
+            for start in range(0, len(data), OUTPUT_CHUNK):
+                send(Output(fd, bytes(data[start : start + OUTPUT_CHUNK])))
+
+        return write
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+

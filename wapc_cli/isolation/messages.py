@@ -3,9 +3,10 @@
 The parent sends one :class:`Job`, then answers each :class:`HostCall` with a
 :class:`Reply` or an :class:`Abort`. The child sends :class:`Started` once the
 module compiled, :class:`Calling` once it is instantiated (the guest call or
-the benchmark begins), :class:`Log`, :class:`TraceEvent` and
-:class:`BenchProgress` as they happen, and ends with :class:`Finished` (the
-run's result, a guest failure included) or :class:`Failed` (a bug of ours).
+the benchmark begins; a WASI command is instantiated as it starts),
+:class:`Log`, :class:`TraceEvent`, :class:`BenchProgress` and a command's
+:class:`Output` as they happen, and ends with :class:`Finished` (the run's
+result, a guest failure included) or :class:`Failed` (a bug of ours).
 
 Messages are pickled over a socket pair (``multiprocessing.connection``):
 only our own code in the child writes them, never the guest. They are
@@ -24,8 +25,13 @@ from ..runtime.measure import BenchResult
 from ..runtime.wasi import WasiOptions
 
 #: "call": load, instantiate, call once; "init": instantiate only (start section,
-#: init exports); "bench": instantiate, then the measured benchmark loop.
-Mode = Literal["call", "init", "bench"]
+#: init exports); "bench": instantiate, then the measured benchmark loop;
+#: "command": run a WASI command's ``_start`` (``wapc run``), relaying its output.
+Mode = Literal["call", "init", "bench", "command"]
+
+#: The most bytes of a command's output one :class:`Output` message carries: a
+#: guest's single huge write crosses the pipe as several bounded messages.
+OUTPUT_CHUNK = 64 * 1024
 
 #: Room above the max-memory limit for the interpreter's own allocations (copies of
 #: payloads, responses, trace events) before the data rlimit stops the child.
@@ -61,6 +67,10 @@ class Job:
     #: not pay a round trip per host call); None relays every host call to the parent.
     handler: HostCallHandler | None = None
     bench: BenchPlan | None = None
+    #: A command's standard input (mode "command"): all of it, read before the run.
+    stdin: bytes = b""
+    #: Send the guest's memory back when the call traps (a crash bundle wants it).
+    keep_memory: bool = False
 
 
 # -- parent -> child, answering a HostCall ---------------------------------------------
@@ -102,6 +112,13 @@ class BenchProgress(NamedTuple):
     total: int | None
 
 
+class Output(NamedTuple):
+    """A command wrote ``data`` (at most :data:`OUTPUT_CHUNK` bytes) to ``fd`` 1 or 2."""
+
+    fd: int
+    data: bytes
+
+
 class HostCall(NamedTuple):
     """The guest made a host call the parent answers; the child waits for the answer."""
 
@@ -117,6 +134,11 @@ class Finished(NamedTuple):
     host_calls: int = 0
     timings: dict[str, float] | None = None
     bench: BenchResult | None = None
+    #: A command's exit status (mode "command"): proc_exit's code, or 0 when
+    #: ``_start`` returned; None when it did not get to an end (``error``).
+    exit_status: int | None = None
+    #: The trapped guest's linear memory, when the job asked for it (``keep_memory``).
+    memory: bytes | None = None
 
 
 class Failed(NamedTuple):
@@ -126,4 +148,6 @@ class Failed(NamedTuple):
 
 
 ParentMessage = Job | Reply | Abort
-ChildMessage = Started | Calling | Log | TraceEvent | BenchProgress | HostCall | Finished | Failed
+ChildMessage = (
+    Started | Calling | Log | TraceEvent | BenchProgress | Output | HostCall | Finished | Failed
+)

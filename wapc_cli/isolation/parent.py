@@ -12,7 +12,8 @@ The parent
 - answers the guest's host calls with the caller's handler (stub tables and
   recordings keep their state in the parent) within what is left of the
   timeout (host time counts: a handler that would outlast it ends the run with
-  the timeout), and relays log lines and trace events as they happen,
+  the timeout), and relays log lines, trace events and a WASI command's
+  output bytes as they happen,
 - kills the child on a stop request (:mod:`wapc_cli.runtime.interrupts`, the
   CLI's Ctrl-C) and raises ``KeyboardInterrupt``. The child runs in a session
   of its own, so a Ctrl-C at the terminal reaches only the parent.
@@ -54,6 +55,7 @@ from .messages import (
     Job,
     Log,
     Mode,
+    Output,
     Reply,
     Started,
     TraceEvent,
@@ -69,6 +71,10 @@ STARTUP_ALLOWANCE_S = 120.0
 BEAT_POLL_S = 0.02
 #: The module the child runs as.
 CHILD_MODULE = "wapc_cli.isolation.child"
+
+
+#: Where a command's output goes in the parent: (fd 1 or 2, the bytes written).
+OutputSink = Callable[[int, bytes], None]
 
 
 class SupervisorError(RuntimeError):
@@ -90,6 +96,10 @@ class SupervisedOutcome:
     started: bool = False
     compile_ms: float = 0.0
     bench: BenchResult | None = None
+    #: A command's exit status (mode "command"), when it got to an end.
+    exit_status: int | None = None
+    #: The trapped guest's memory (``keep_memory``), for a crash bundle.
+    memory: bytes | None = None
 
 
 def local_handler(handler: HostCallHandler) -> HostCallHandler | None:
@@ -120,6 +130,9 @@ def run_supervised(
     bench: BenchPlan | None = None,
     local_host_calls: bool = False,
     progress: Progress | None = None,
+    on_output: OutputSink | None = None,
+    stdin: bytes = b"",
+    keep_memory: bool = False,
 ) -> SupervisedOutcome:
     """Run in a child process, enforcing ``limits``; guest failures come back in the outcome.
 
@@ -131,7 +144,12 @@ def run_supervised(
     child's events as they happen, ``on_start`` the engine's name once the
     module compiled. With ``local_host_calls`` the child answers host calls with
     its own copy of ``host_call`` (which must pickle; see :func:`local_handler`).
-    A failure of the child itself (a bug of ours) raises :class:`SupervisorError`.
+    ``mode`` "command" runs a WASI command's ``_start`` (``wasm`` is a command,
+    not a waPC guest) with ``stdin`` as its input; ``on_output`` gets each piece
+    of its stdout (fd 1) and stderr (fd 2) as it is written, and
+    ``outcome.exit_status`` its exit status. A failure of the child itself (a
+    bug of ours) raises :class:`SupervisorError`. ``keep_memory``: a call that
+    traps sends the guest's memory back (``outcome.memory``).
     """
     limits = limits or Limits()
     handler = host_call or no_handler
@@ -140,9 +158,10 @@ def run_supervised(
         wasi=wasi or WasiOptions(), operation=operation, payload=payload,
         trace=tracer is not None, logs=on_log is not None, mode=mode,
         handler=handler if local_host_calls else None,
-        bench=(bench or BenchPlan()) if mode == "bench" else None,
+        bench=(bench or BenchPlan()) if mode == "bench" else None, stdin=stdin,
+        keep_memory=keep_memory,
     )
-    hooks = Hooks(on_log, tracer, on_start, progress)
+    hooks = Hooks(on_log, tracer, on_start, progress, on_output)
     return Supervisor(job, limits, handler, hooks).run()
 
 
@@ -154,6 +173,7 @@ class Hooks:
     tracer: EventSink | None
     on_start: Callable[[str], None] | None
     progress: Progress | None
+    on_output: OutputSink | None = None
 
 
 class Supervisor:
@@ -263,6 +283,9 @@ class Supervisor:
                 conn.send(answer)
             elif isinstance(message, TraceEvent):
                 self.relay_event(message.event)
+            elif isinstance(message, Output):
+                if self.hooks.on_output is not None:
+                    self.hooks.on_output(message.fd, message.data)
             elif isinstance(message, Log):
                 if self.hooks.on_log is not None:
                     self.hooks.on_log(message.message, message.source)
@@ -335,6 +358,8 @@ class Supervisor:
         outcome.host_calls = message.host_calls
         outcome.timings = dict(message.timings or {})
         outcome.bench = message.bench
+        outcome.exit_status = message.exit_status
+        outcome.memory = message.memory
         if message.error is not None:
             outcome.error = WapcError.from_json(message.error)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..errors import TrapFrame
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -33,6 +35,7 @@ class GuestCall(Event):
     operation: str = ""
     op_len: int = 0
     payload_len: int = 0
+    memory_bytes: int | None = None  # the guest's linear memory size as the call starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,5 +116,7 @@ class Return(Event):
     outcome: str = "ok"  # "ok" | "error" | "trap"
     message: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    frames: tuple[TrapFrame, ...] = ()  # a trap's frames, with source lines where known
+    memory_bytes: int | None = None  # the guest's linear memory size as the call ended
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,7 @@ class WapcModule:
         #: The export that now holds the start function (wapc_cli.wasm.startfn), run
         #: first in init; None when the start section runs while instantiating.
         self.start_export: str | None = None
+        self.wasm: bytes | None = None  # as given: trap frames point into it (source lines)
         self.engine_name = compiled.engine_name
         self.wasi_imports = [
             (d.module, d.name, d.sig)
@@ -79,6 +81,8 @@ class WapcModule:
         self.makes_host_calls = any(
             d.module == abi.WAPC_MODULE and d.name == "__host_call" for d in compiled.imports
         )
+        #: Whether it can sleep in host code (WASI poll_oneoff, which reads the deadline).
+        self.sleeps = any(d.name == "poll_oneoff" for d in compiled.imports if d.sig)
         check_guest_shape(compiled, name)
 
     @classmethod
@@ -97,6 +101,7 @@ class WapcModule:
         module = cls(built.compiled, name, limits, built.compile_ms)
         module.cache_hit = built.cache_hit
         module.start_export = built.start_export
+        module.wasm = wasm
         return module
 
     def instantiate(
@@ -132,6 +137,7 @@ class Guest:
 
             self.session = self._traced = TracedSession(host_call, on_log, tracer)
         self.wasi = WasiHost(self.session, wasi)
+        weakref.finalize(self, self.wasi.close)  # its host fds go with us (wasmer keeps it)
         self.timings = Timings(compile_ms=module.compile_ms)
         # The record `last` shows instead of the session's: set only while a
         # rebuild after a trap has failed (init reset the session; the previous
@@ -143,12 +149,12 @@ class Guest:
         self._instance: EngineInstance | None = None
         self._hot_call: Callable[[int, int], int] | None = None
         self._memory_before: int | None = None
-        # Only host calls read the exchange's deadline: a guest that cannot make
-        # any has its time limit enforced by the engine alone (no clock read per call).
+        # Only host calls and WASI sleeps read the exchange's deadline: without them the
+        # engine alone enforces the time limit (no clock read per call).
         timeout = module.limits.timeout_s
         self._budget = (
             CallBudget(self.session, timeout)
-            if timeout is not None and module.makes_host_calls else None
+            if timeout is not None and (module.makes_host_calls or module.sleeps) else None
         )
         interrupts.watch(self)
         self._build()
@@ -342,7 +348,7 @@ class Guest:
         self._instance = self._hot_call = None  # rebuilt before the next call
         self.wasi.flush()
         error = self._classify(exc, "call")
-        self._finish(start, None, "trap", str(error))
+        self._finish(start, None, "trap", error)  # the error: its text and frames
         return error
 
     def _settle(self, result: int, start: int) -> bytes:
@@ -384,7 +390,7 @@ class Guest:
             record = CallRecord(session.warnings, session.host_calls)
         return record
 
-    def _finish(self, start: int, value: int | None, outcome: str, message: str | None) -> None:
+    def _finish(self, start: int, value: int | None, outcome: str, message: object) -> None:
         """When tracing, report the call's end (``start``: when it began)."""
         if self._traced:
             self._traced.report_return(start, value, outcome, message)
@@ -399,7 +405,7 @@ class Guest:
         if isinstance(exc, KeyboardInterrupt) or interrupts.requested():
             raise KeyboardInterrupt from None
         return self._memory_limit_hit(
-            classify_fault(exc, self.session, self.module.limits, phase)
+            classify_fault(exc, self.session, self.module.limits, phase, self.module.wasm)
         )
 
     def _note_memory_size(self) -> None:

@@ -14,7 +14,7 @@ import itertools
 
 from ..engines import EngineTrap, Limits
 from ..engines.base import GuestMemory
-from ..errors import GuestError, GuestTrap, LimitExceeded, WapcError
+from ..errors import GuestError, GuestTrap, LimitExceeded, TrapFrame, WapcError
 from ..wasm.constants import PAGE
 from .budget import OutOfTime
 from .limits import format_size
@@ -58,12 +58,16 @@ def exchange_result(session: WapcSession, result: int) -> bytes:
 
 
 def classify_fault(
-    exc: BaseException, session: WapcSession, limits: Limits, phase: str
+    exc: BaseException, session: WapcSession, limits: Limits, phase: str,
+    wasm: bytes | None = None,
 ) -> WapcError:
     """The error for guest code that ended early with ``exc`` during ``phase``.
 
     The session's recorded ``fault`` wins over ``exc``: not every engine hands
-    an exception raised inside an import back unchanged.
+    an exception raised inside an import back unchanged. With the module's
+    bytes (``wasm``), the engine's frames get their source locations
+    (:mod:`wapc_cli.wasm.symbols`, cached per module): only here, once a
+    trap has happened.
     """
     fault = session.fault or exc
     guest_error = session.error
@@ -82,6 +86,10 @@ def classify_fault(
         return timeout_error(limits, f" (time ran out in {fault.where})", before, (), phase)
     if isinstance(fault, EngineTrap):
         info = fault.info
+        if wasm is not None and info.frames:
+            from ..wasm.symbols import symbolizer_for
+
+            info = info._replace(frames=symbolizer_for(wasm).symbolize(info.frames))
         if info.kind == "timeout":
             return timeout_error(limits, "", before, info.frames, phase)
         if info.kind == "fuel":
@@ -102,7 +110,8 @@ def classify_fault(
 
 
 def timeout_error(
-    limits: Limits, where: str, guest_error: str | None, frames: tuple[str, ...], phase: str
+    limits: Limits, where: str, guest_error: str | None, frames: tuple[TrapFrame, ...],
+    phase: str,
 ) -> LimitExceeded:
     """The timeout limit, hit during ``phase`` (``where``: a note on where time ran out)."""
     figure = f"{limits.timeout_s:g}s"
@@ -168,11 +177,11 @@ def _request_note(request: tuple[int, int], limit: int, before: int) -> str:
     )
 
 
-def frames_text(frames: tuple[str, ...], shown: int = 4) -> str:
+def frames_text(frames: tuple[TrapFrame, ...], shown: int = 4) -> str:
     """Innermost frames first; a run of one frame (deep recursion) shown once with a count."""
     parts = []
     for frame, run in itertools.groupby(frames):
         count = sum(1 for _ in run)
-        parts.append(f"{frame} (x{count})" if count > 1 else frame)
+        parts.append(f"{frame} (x{count})" if count > 1 else str(frame))
     more = len(parts) - shown
     return " <- ".join(parts[:shown]) + (f" <- ... {more} more" if more > 0 else "")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import TrapFrame
 from ..wasm.constants import U32_MASK
 from . import events as ev
 from .hostcalls import HostCallHandler, HostCallRequest, HostReply
@@ -69,15 +70,26 @@ class TracedSession(WapcSession):
     def report_guest_call(self, operation: bytes, payload_len: int) -> None:
         """A guest call is about to start (the exchange has just begun)."""
         self.emit(ev.GuestCall(
-            0, 0, operation.decode("utf-8", "replace"), len(operation), payload_len
+            0, 0, operation.decode("utf-8", "replace"), len(operation), payload_len,
+            self.memory_bytes(),
         ))
 
-    def report_return(
-        self, start: int, value: int | None, outcome: str, message: str | None
-    ) -> None:
-        """The guest call begun at ``start`` (perf_counter_ns) has ended."""
+    def memory_bytes(self) -> int | None:
+        """The guest's memory size now (None: no memory, or a trapped instance's)."""
+        try:
+            return None if self.memory is None else self.memory.size()
+        except Exception:
+            return None
+
+    def report_return(self, start: int, value: int | None, outcome: str, message: object) -> None:
+        """The guest call begun at ``start`` (perf_counter_ns) has ended; ``message`` is
+        its error's text, or the error itself (a trap: its frames go in the event too)."""
         elapsed = time.perf_counter_ns() - start
-        self.emit(ev.Return(elapsed, 0, value, outcome, message, self.warnings))
+        frames: tuple[TrapFrame, ...] = getattr(message, "frames", ())
+        text = None if message is None else str(message)
+        self.emit(ev.Return(
+            elapsed, 0, value, outcome, text, self.warnings, frames, self.memory_bytes()
+        ))
 
     # -- the imports, wrapped ----------------------------------------------------
     def imports(self) -> Imports:

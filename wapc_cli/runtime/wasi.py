@@ -1,37 +1,52 @@
-"""A small WASI preview1 host, written in Python against guest memory.
+"""A complete WASI preview1 host (and ``wasi_unstable``), written in Python against guest memory
 
-Why our own rather than the engines' built-in WASI: the same behaviour on both
-engines, ``wasi_unstable`` everywhere, guest stdout/stderr routed to our log
-sink (never to the response on stdout), and a sandbox where nothing of the host
-(files, environment, arguments) is visible unless the user grants it.
+Why our own rather than the engines' built-in WASI: one implementation gives
+identical behaviour on both engines (wasmer 1.1's WASI is old and differs from
+wasmtime's); ``wasi_unstable`` works everywhere; guest stdout/stderr go to our
+log sink with their prefixes and into the trace (a command's go to byte sinks),
+never to the response; ``poll_oneoff`` sleeps end with the exchange's time
+budget and with Ctrl-C (wasmtime's own WASI sleeps in native code that no
+epoch deadline interrupts); and the sandbox is ours: nothing of the host
+(files, environment, arguments) is visible unless granted, paths are resolved
+descriptor-relative inside each grant (:mod:`.wasi_sandbox`), and a read-only
+grant answers every change with ``EROFS``.
 
-Functions a guest imports that we do not implement answer ``ENOSYS``.
+The pieces: :mod:`.wasi_table` (every importable function, its type and
+implementation), :mod:`.wasi_fs` / :mod:`.wasi_path` / :mod:`.wasi_poll` /
+:mod:`.wasi_proc` (the functions), :mod:`.wasi_fd` (the descriptor table),
+:mod:`.wasi_streams` (stdin, stdout, stderr). A name WASI does not define
+answers ``ENOSYS``; a WASI name imported with the wrong type traps when called.
 """
 
 from __future__ import annotations
 
-import os
-import struct
-import time
-from collections.abc import Callable, Mapping, Sequence
-from types import MethodType
+import weakref
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from ..engines.base import FuncSig, HostFn
-from ..wasm.constants import U32_MASK, U64_MASK
+from ..errors import InputFileError
 from .session import WapcSession
-from .wasi_errno import EBADF, ENOSYS, ESPIPE, ESUCCESS
-from .wasi_fs import WasiFiles
+from .wasi_fd import DescriptorTable
+from .wasi_sandbox import Grant
+from .wasi_state import WasiState
+from .wasi_streams import LogOutput, Output, RawOutput, Stdin, StdinSource
+from .wasi_table import IMPLEMENTED_WASI_FUNCTIONS, WASI_TABLE, bind, enosys, mistyped
+from .wasi_types import ProcExit
 
-_FILETYPE_CHARACTER_DEVICE = 2
+__all__ = [
+    "IMPLEMENTED_WASI_FUNCTIONS", "WASI_TABLE", "DirGrant", "ProcExit", "RawOutput",
+    "StdinSource", "WasiHost", "WasiOptions",
+]
 
 
-class ProcExit(Exception):
-    """The guest called ``proc_exit``; unwinds the guest like a trap does."""
+class DirGrant(NamedTuple):
+    """One ``--dir`` grant: a host directory, where the guest sees it, and whether
+    the guest may change it (create, write, rename, delete). Read-only by default."""
 
-    def __init__(self, code: int) -> None:
-        super().__init__(f"proc_exit({code})")
-        self.code = code
+    host: str
+    guest: str
+    writable: bool = False
 
 
 class WasiOptions(NamedTuple):
@@ -42,184 +57,79 @@ class WasiOptions(NamedTuple):
     # read-only Mapping. (A MappingProxyType would not pickle to a supervised child.)
     env: Mapping[str, str] = {}
     program_name: str = "guest.wasm"
-    #: Read-only directory grants: (host path, path the guest sees).
-    dirs: Sequence[tuple[str, str]] = ()
+    #: Directory grants (a plain (host, guest) pair is a read-only grant).
+    dirs: Sequence[DirGrant | tuple[str, str]] = ()
 
 
-class WasiHost(WasiFiles):
-    """The preview1 functions of one guest, over its session's checked memory.
+def open_grants(dirs: Sequence[DirGrant | tuple[str, str]]) -> list[Grant]:
+    """Open each granted directory (one host descriptor each), or say which cannot be."""
+    grants: list[Grant] = []
+    try:
+        for grant in dirs:
+            host, guest = grant[0], grant[1]
+            writable = bool(grant[2]) if len(grant) > 2 else False  # type: ignore[misc]
+            try:
+                grants.append(Grant(host, guest, writable))
+            except OSError as exc:
+                raise InputFileError(
+                    f"directory grant '{host}': cannot open it ({exc.strerror})"
+                ) from None
+    except BaseException:
+        for opened in grants:
+            opened.close()
+        raise
+    return grants
 
-    Only the functions named in :data:`WASI_TABLE` are ever handed to a guest.
+
+class WasiHost(WasiState):
+    """The WASI functions of one guest, over its session's checked memory.
+
+    ``output``: where stdout/stderr go (default: the session's log, line by
+    line). ``command``: argv is always the program name then the arguments
+    (a waPC guest without granted arguments sees an empty argv, not even a
+    name). Holds host descriptors (each grant's root, what the guest opens):
+    :meth:`close` closes them all (and so does garbage collection).
     """
 
-    def __init__(self, session: WapcSession, options: WasiOptions) -> None:
-        super().__init__(session.checked, tuple(options.dirs))
+    def __init__(
+        self, session: WapcSession, options: WasiOptions, *,
+        output: Output | None = None, stdin: StdinSource = b"", command: bool = False,
+    ) -> None:
+        argv = [options.program_name, *options.args] if options.args or command else []
+        fds = DescriptorTable(open_grants(options.dirs))
+        self._closer = weakref.finalize(self, fds.close)
+        super().__init__(
+            session.checked, session, fds, output or LogOutput(session.log), Stdin(stdin),
+            argv, [f"{key}={value}" for key, value in options.env.items()],
+        )
         self.session = session
-        # No arguments granted: an empty argv, not even a program name (it would
-        # tell the guest a host path). Granted: the module's name, then them.
-        self.argv = [options.program_name, *options.args] if options.args else []
-        self.environ = [f"{k}={v}" for k, v in options.env.items()]
-        self._pending: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
-
-    # -- helpers ---------------------------------------------------------------
-    def _strings_sizes(self, items: list[str], count_ptr: int, size_ptr: int) -> int:
-        encoded = [s.encode("utf-8") + b"\0" for s in items]
-        self.memory.store_u32("sizes_get", count_ptr, len(encoded))
-        self.memory.store_u32("sizes_get", size_ptr, sum(map(len, encoded)))
-        return ESUCCESS
-
-    def _strings_get(self, items: list[str], ptrs: int, buf: int) -> int:
-        offset = buf & U32_MASK
-        for index, item in enumerate(items):
-            data = item.encode("utf-8") + b"\0"
-            self.memory.store_u32("get", (ptrs & U32_MASK) + 4 * index, offset)
-            self.memory.write("get", offset, data)
-            offset += len(data)
-        return ESUCCESS
-
-    def _emit(self, fd: int, data: bytes) -> None:
-        buffer = self._pending[fd]
-        buffer.extend(data)
-        while (newline := buffer.find(b"\n")) >= 0:
-            line = bytes(buffer[:newline])
-            del buffer[: newline + 1]
-            self.session.log(line.decode("utf-8", "replace"), _STREAM[fd])
 
     def flush(self) -> None:
         """Emit any partial output line (at the end of an exchange or init step)."""
-        for fd, buffer in self._pending.items():
-            if buffer:
-                self.session.log(bytes(buffer).decode("utf-8", "replace"), _STREAM[fd])
-                buffer.clear()
-
-    # -- preview1 functions ------------------------------------------------------
-    def args_sizes_get(self, count_ptr: int, size_ptr: int) -> int:
-        return self._strings_sizes(self.argv, count_ptr, size_ptr)
-
-    def args_get(self, ptrs: int, buf: int) -> int:
-        return self._strings_get(self.argv, ptrs, buf)
-
-    def environ_sizes_get(self, count_ptr: int, size_ptr: int) -> int:
-        return self._strings_sizes(self.environ, count_ptr, size_ptr)
-
-    def environ_get(self, ptrs: int, buf: int) -> int:
-        return self._strings_get(self.environ, ptrs, buf)
-
-    def clock_res_get(self, clock_id: int, result_ptr: int) -> int:
-        self.memory.store_u64("clock_res_get", result_ptr, 1000)
-        return ESUCCESS
-
-    def clock_time_get(self, clock_id: int, precision: int, result_ptr: int) -> int:
-        now = time.time_ns() if clock_id == 0 else time.monotonic_ns()
-        self.memory.store_u64("clock_time_get", result_ptr, now)
-        return ESUCCESS
-
-    def random_get(self, buf: int, length: int) -> int:
-        _, length = self.memory.span("random_get", buf, length)
-        self.memory.write("random_get", buf, os.urandom(length))
-        return ESUCCESS
-
-    def fd_write(self, fd: int, iovs: int, iovs_len: int, nwritten_ptr: int) -> int:
-        if fd not in (1, 2):
-            return EBADF
-        iovs_len &= U32_MASK
-        table = self.memory.read("fd_write (iovecs)", iovs, 8 * iovs_len)
-        total = 0
-        for index in range(iovs_len):
-            ptr, length = struct.unpack_from("<II", table, 8 * index)
-            self._emit(fd, self.memory.read("fd_write", ptr, length))
-            total += length
-        self.memory.store_u32("fd_write", nwritten_ptr, total)
-        return ESUCCESS
+        self.output.flush()
 
     def reset(self) -> None:
         """Forget what a previous instance opened (called when one is built)."""
-        self.reset_files()
+        self.fds.reset()
 
-    def fd_read(self, fd: int, iovs: int, iovs_len: int, nread_ptr: int) -> int:
-        if fd != 0:
-            return self.file_read(fd, iovs, iovs_len, nread_ptr)
-        self.memory.store_u32("fd_read", nread_ptr, 0)  # stdin is empty
-        return ESUCCESS
+    def close(self) -> None:
+        """Close every host descriptor this host holds; it is unusable afterwards.
 
-    def fd_close(self, fd: int) -> int:
-        return ESUCCESS if fd in (0, 1, 2) else self.file_close(fd)
-
-    def fd_fdstat_get(self, fd: int, stat_ptr: int) -> int:
-        if fd not in (0, 1, 2):
-            return self.file_fdstat_get(fd, stat_ptr)
-        rights = U64_MASK  # every right
-        stat = struct.pack("<BxHxxxxQQ", _FILETYPE_CHARACTER_DEVICE, 0, rights, rights)
-        self.memory.write("fd_fdstat_get", stat_ptr, stat)
-        return ESUCCESS
-
-    def fd_seek(self, fd: int, offset: int, whence: int, result_ptr: int) -> int:
-        if fd in (0, 1, 2):
-            return ESPIPE
-        return self.file_seek(fd, offset, whence, result_ptr)
-
-    def fd_prestat_get(self, fd: int, prestat_ptr: int) -> int:
-        # Only directory grants are preopened: without one the guest sees no file system.
-        return self.prestat_get(fd, prestat_ptr)
-
-    def fd_prestat_dir_name(self, fd: int, path_ptr: int, path_len: int) -> int:
-        return self.prestat_dir_name(fd, path_ptr, path_len)
-
-    def sched_yield(self) -> int:
-        return ESUCCESS
-
-    def proc_exit(self, code: int) -> None:
-        self.flush()
-        exit_ = ProcExit(code & U32_MASK)
-        self.session.fault = exit_  # not every engine hands the exception back unchanged
-        raise exit_
+        Output not yet flushed stays unflushed (:meth:`flush` first when it matters).
+        """
+        self._closer()
 
     def functions(
         self, wanted: Sequence[tuple[str, str, FuncSig]]
     ) -> dict[tuple[str, str], HostFn]:
-        """Host functions for the WASI imports a module declares: the implemented
-        ones bound to this host, any other one answering ENOSYS."""
+        """Host functions for the WASI imports a module declares (see the module docstring)."""
         provided: dict[tuple[str, str], HostFn] = {}
         for module, name, sig in wanted:
-            implementation = WASI_TABLE.get(name)
-            provided[(module, name)] = (
-                _enosys(sig) if implementation is None else MethodType(implementation, self)
-            )
+            entry = WASI_TABLE.get((module, name))
+            if entry is None:
+                provided[(module, name)] = enosys(sig)
+            elif entry.sig != sig:
+                provided[(module, name)] = mistyped(self.memory, module, name, sig, entry.sig)
+            else:
+                provided[(module, name)] = bind(entry, self)
         return provided
-
-
-_STREAM = {1: "wasi:stdout", 2: "wasi:stderr"}
-
-#: Every preview1 function this host implements, by its import name: the only
-#: methods a guest can reach (a new method becomes guest-callable only here).
-WASI_TABLE: dict[str, Callable[..., int | None]] = {
-    "args_get": WasiHost.args_get,
-    "args_sizes_get": WasiHost.args_sizes_get,
-    "clock_res_get": WasiHost.clock_res_get,
-    "clock_time_get": WasiHost.clock_time_get,
-    "environ_get": WasiHost.environ_get,
-    "environ_sizes_get": WasiHost.environ_sizes_get,
-    "fd_close": WasiHost.fd_close,
-    "fd_fdstat_get": WasiHost.fd_fdstat_get,
-    "fd_filestat_get": WasiHost.fd_filestat_get,
-    "fd_prestat_dir_name": WasiHost.fd_prestat_dir_name,
-    "fd_prestat_get": WasiHost.fd_prestat_get,
-    "fd_read": WasiHost.fd_read,
-    "fd_readdir": WasiHost.fd_readdir,
-    "fd_seek": WasiHost.fd_seek,
-    "fd_tell": WasiHost.fd_tell,
-    "fd_write": WasiHost.fd_write,
-    "path_filestat_get": WasiHost.path_filestat_get,
-    "path_open": WasiHost.path_open,
-    "proc_exit": WasiHost.proc_exit,
-    "random_get": WasiHost.random_get,
-    "sched_yield": WasiHost.sched_yield,
-}
-#: The names of the WASI functions implemented (any other one answers ENOSYS).
-IMPLEMENTED_WASI_FUNCTIONS = frozenset(WASI_TABLE)
-
-
-def _enosys(sig: FuncSig) -> HostFn:
-    if sig.results:
-        return lambda *args: ENOSYS
-    return lambda *args: None

@@ -7,9 +7,12 @@ does not import :mod:`dataclasses` (see the note in ``engines/base.py``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..runtime.hostcalls import HostCallHandler, no_handler
+
+if TYPE_CHECKING:
+    from ..runtime.session import EventSink, LogSink
 
 
 def _nothing() -> None:
@@ -36,6 +39,10 @@ class HostSetup:
         other = copy.copy(self)
         other.handler = handler
         return other
+
+    def attach(self, tracer: EventSink | None, on_log: LogSink | None) -> None:
+        """Where host code that runs guests itself (Tarmac's function calls) sends
+        their trace events and log lines: the run's own sinks (nothing here)."""
 
     def preset_state(self) -> dict[str, Any] | None:
         """The built-in host's state at the end of the run (none here)."""

@@ -100,6 +100,7 @@ def _render(report: Report, result: RunResult | None, run_requested: bool, out: 
     _init(report, out, k)
     _imports(report, out, k)
     _sections(report, out, k)
+    _debug_info(report, out, k)
     _findings("Errors", report.errors, k.bad, out, k)
     _findings("Warnings", report.warnings, k.warn, out, k)
     if report.notes:
@@ -256,6 +257,35 @@ def _sections(report: Report, out: Console, k: _Marks) -> None:
         out.print(grid)
     else:
         out.print("[bold]Custom sections[/]  none")
+
+
+def _debug_info(report: Report, out: Console, k: _Marks) -> None:
+    """DWARF (its producers, units and source files) or stripped; the name section."""
+    info = report.debug_info
+    if info is None:
+        return
+    names = "name section" if info.name_section else "no name section"
+    if not info.dwarf:
+        what = "stripped (no DWARF, no names)" if info.stripped else f"no DWARF, {names}"
+        out.print(f"[bold]Debug info[/]  {what}")
+        return
+    size = _bytes(sum(s for _, s in info.sections))
+    out.print(f"[bold]Debug info[/]  DWARF ({_n(len(info.sections), 'section')}, {size}) "
+              f"{k.dot} {names}")
+    grid = _grid(columns=2)
+    if info.problem:
+        grid.add_row(f"  {k.warn}", f"unreadable: {escape(display_name(info.problem, 200))}")
+    for producer in info.producers[:MAX_ROWS]:
+        grid.add_row(f"  {k.dot}", f"producer: {escape(display_name(producer))}")
+    units = ", ".join(escape(display_name(u.name or "?")) for u in info.units[:MAX_ROWS])
+    if info.unit_count:
+        grid.add_row(f"  {k.dot}", f"{_n(info.unit_count, 'compilation unit')}: {units}")
+    files = ", ".join(escape(display_name(f)) for f in info.source_files[:MAX_ROWS])
+    if info.source_file_count:
+        more = info.source_file_count - min(MAX_ROWS, len(info.source_files))
+        grid.add_row(f"  {k.dot}", f"{_n(info.source_file_count, 'source file')}: {files}"
+                     + (f", ... {more} more" if more > 0 else ""))
+    out.print(grid)
 
 
 def _n(count: int, word: str) -> str:

@@ -12,7 +12,7 @@ import json
 from typing import Any, TextIO
 
 from ...runtime import events as ev
-from ...tools.trace import AbortedHostCall, RunInfo, TraceResult, TraceSink
+from ...tools.trace import AbortedHostCall, FunctionReturn, RunInfo, TraceResult, TraceSink
 from ..messages import for_user
 
 
@@ -32,11 +32,16 @@ def event_dict(event: ev.Event, phase: str) -> dict[str, Any]:
     if isinstance(event, ev.Return):  # the core's words, naming the flag as the CLI does
         data["message"] = None if event.message is None else for_user(event.message)
         data["warnings"] = [for_user(w) for w in event.warnings]
+        data["frames"] = [frame.to_json() for frame in event.frames]
     if isinstance(event, ev.HostCall):
         data["ok"] = event.result == 1
+        if event.error is not None:
+            data["error"] = for_user(event.error)  # e.g. naming --allow-http
         if isinstance(event, AbortedHostCall):
             data["result"] = None  # the guest got no answer: the run stopped here
             data["aborted"] = True
+    if isinstance(event, FunctionReturn) and event.message is not None:
+        data["message"] = for_user(event.message)
     return data
 
 
@@ -44,6 +49,8 @@ class JsonlSink(TraceSink):
     def __init__(self, stream: TextIO) -> None:
         super().__init__()
         self.stream = stream
+        #: The span of the nested exchange that just ended: the next line is its host call.
+        self.closed_span: int | None = None
 
     def _write(self, data: dict[str, Any]) -> None:
         self.stream.write(json.dumps(data) + "\n")  # ASCII: safe on any stdout encoding
@@ -58,8 +65,18 @@ class JsonlSink(TraceSink):
         })
 
     def emit(self, event: ev.Event) -> None:
-        phase = "call" if self.stats.in_call or isinstance(event, ev.Return) else "init"
-        self._write(event_dict(event, phase))
+        phase = "call" if self.in_call or isinstance(event, ev.Return) else "init"
+        data = event_dict(event, phase)
+        # Nested exchanges (Tarmac's function calls): how deep, and in which one.
+        data["depth"] = self.depth
+        if self.parent is not None:
+            data["parent"] = self.parent
+        if isinstance(event, ev.HostCall) and self.closed_span is not None:
+            data["span"] = self.closed_span  # the host call that ran that nested exchange
+        self.closed_span = None
+        self._write(data)
+        if isinstance(event, FunctionReturn):
+            self.closed_span = event.span
 
     def finish(self, result: TraceResult) -> None:
         stats = self.stats
@@ -86,4 +103,8 @@ class JsonlSink(TraceSink):
             "bytes_out": stats.bytes_out,
             "warnings": list(result.warnings),
             "preset": result.preset,
+            "functions": {
+                key: dataclasses.asdict(value) for key, value in stats.functions.items()
+            },
+            "nested_host_calls": stats.nested_host_calls,
         })

@@ -19,7 +19,14 @@ from rich.table import Table
 from rich.text import Text
 
 from ...runtime import events as ev
-from ...tools.trace import AbortedHostCall, RunInfo, TraceResult, TraceSink
+from ...tools.trace import (
+    AbortedHostCall,
+    FunctionCall,
+    FunctionReturn,
+    RunInfo,
+    TraceResult,
+    TraceSink,
+)
 from ..messages import for_user
 from ..safe_text import one_line
 from .preview import human_bytes, human_ns, preview
@@ -28,6 +35,8 @@ _STEP_STYLE = {
     "init": "dim",
     "guest_call": "bold",
     "host_call": "cyan",
+    "function_call": "bold cyan",
+    "function_return": "bold cyan",
     "console_log": "magenta",
     "guest_response": "green",
     "guest_error": "red",
@@ -52,24 +61,32 @@ class RichTimeline(TraceSink):
         self.narrow = console.width < NARROW
 
     # -- layout ---------------------------------------------------------------------
-    def _grid(self) -> Table:
+    def _grid(self, depth: int = 0) -> Table:
+        """The row layout; ``depth`` > 0 (a nested exchange's step) indents step and detail."""
         grid = Table.grid(padding=(0, 1))
         grid.add_column(width=9, justify="right", no_wrap=True)  # t, ms since start
         if self.narrow:
             grid.add_column(ratio=1, overflow="fold")  # step and took, what happened below
             return grid
         grid.add_column(width=8, justify="right", no_wrap=True)  # took; bytes on sub-rows
+        if depth:
+            grid.add_column(width=2 * depth - 1, no_wrap=True)  # one guide per level
         grid.add_column(width=17, no_wrap=True)  # step
         grid.add_column(ratio=1, overflow="fold")  # what happened
         return grid
 
     def _row(self, grid: Table, t: str, took: str | Text, step: str | Text,
-             detail: str | Text, style: str | None = None) -> None:
+             detail: str | Text, style: str | None = None, depth: int = 0) -> None:
         """One row: four cells wide, or on a narrow console "step took" over the detail."""
+        guide = Text(" ".join("│" * depth), style="dim") if depth else None
         if not self.narrow:
-            grid.add_row(t, took, step, detail, style=style)
+            cells = (t, took, guide, step, detail) if guide is not None else (t, took, step, detail)
+            grid.add_row(*cells, style=style)
             return
         head = Text.assemble(step, " ", took) if took else Text.assemble(step)
+        if guide is not None:
+            head = Text.assemble(guide, " ", head)
+            detail = Text.assemble(guide, " ", detail) if detail else detail
         cell = Text.assemble(head, "\n", detail) if detail else head
         grid.add_row(t, cell, style=style)
 
@@ -96,19 +113,22 @@ class RichTimeline(TraceSink):
 
     # -- events -------------------------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
-        if isinstance(event, ev.InitStep):
+        depth = self.depth
+        if depth == 0 and isinstance(event, ev.InitStep):
             self._section_rule("init")
-        elif isinstance(event, ev.GuestCall):
+        elif depth == 0 and isinstance(event, ev.GuestCall):
             self._section_rule(f"call {one_line(event.operation)}")
-        grid = self._grid()
+        grid = self._grid(depth)
         took = human_ns(event.duration_ns) if event.duration_ns else ""
         style = _STEP_STYLE.get(event.name, "")
         step = "init" if isinstance(event, ev.InitStep) else event.name
         rows = self._detail(event)
         first, rest = rows[0], rows[1:]
-        self._row(grid, f"{self.shown_t(event) / 1e6:.3f}", took, Text(step, style=style), first)
+        self._row(grid, f"{self.shown_t(event) / 1e6:.3f}", took, Text(step, style=style), first,
+                  depth=depth)
         for size, label, text in rest:
-            self._row(grid, "", Text(size, style="dim"), Text("  " + label, style="dim"), text)
+            self._row(grid, "", Text(size, style="dim"), Text("  " + label, style="dim"), text,
+                      depth=depth)
         self._print(grid)
 
     def _print(self, renderable: RenderableType) -> None:
@@ -131,6 +151,17 @@ class RichTimeline(TraceSink):
                          f"payload {event.payload_len} B → {event.ptr:#x}")]
         if isinstance(event, ev.HostCall):
             return self._host_call(event)
+        if isinstance(event, FunctionCall):
+            return [Text.assemble((one_line(event.function), "bold cyan"), " → ",
+                                  one_line(event.module), f" · handler · payload "
+                                  f"{event.payload_len} B")]
+        if isinstance(event, FunctionReturn):
+            ended: list[Any] = [Text.assemble(
+                (one_line(event.function), "cyan"), " · ", _outcome(event.outcome),
+                f" · {event.response_len} B")]
+            if event.message:
+                ended.append(("", "error", Text(one_line(for_user(event.message)), style="red")))
+            return ended
         if isinstance(event, (ev.HostResponseLen, ev.HostErrorLen)):
             return [Text(f"{event.value} B")]
         if isinstance(event, (ev.HostResponse, ev.HostError)):
@@ -163,7 +194,7 @@ class RichTimeline(TraceSink):
         head.append(f"  [{one_line(event.stub or 'no handler')}]", style="dim")
         rows: list[Any] = [head, _bytes_row("sent", event.payload)]
         if event.error is not None:
-            rows.append(("", "error", Text(one_line(event.error), style="red")))
+            rows.append(("", "error", Text(one_line(for_user(event.error)), style="red")))
         if event.response or event.error is None:
             rows.append(_bytes_row("got", event.response))
         return rows
@@ -206,6 +237,16 @@ class RichTimeline(TraceSink):
             f"in {human_bytes(stats.bytes_in)} (request + host answers) · "
             f"out {human_bytes(stats.bytes_out)} (host-call payloads + response)"
         ))
+        for name, item in stats.functions.items():
+            line = Text.assemble((one_line(name), "cyan"), f" ×{item.count}")
+            if item.failed:
+                line.append(f" ({item.failed} failed)", style="red")
+            line.append(f" · {human_ns(item.duration_ns)}", style="dim")
+            grid.add_row("function", line)
+        if stats.nested_host_calls:
+            grid.add_row("", Text(f"{stats.nested_host_calls} host call"
+                                  f"{'s' if stats.nested_host_calls != 1 else ''} inside "
+                                  "function calls (shown indented above)", style="dim"))
         if stats.logs:
             grid.add_row("logs", Text(f"{stats.logs} console line{'s' if stats.logs != 1 else ''}"))
         for warning in result.warnings:

@@ -8,6 +8,7 @@ from ... import abi
 from ...errors import NotWasmError
 from ...runtime.guest import check_wasm_bytes
 from ...wasm.parse import FuncType, Import, Module, WasmParseError, display_name, parse_module
+from ..debuginfo.summary import debug_info
 from ..fingerprint import guess_sdk
 from .report import Counts, ExportInfo, Finding, ImportInfo, InitInfo, MemoryInfo, Report
 
@@ -84,6 +85,9 @@ class Inspector:
                 types=len(m.types), imports=len(m.imports),
                 imported_functions=len(m.imported_functions), functions=len(m.functions),
                 exports=len(m.exports), custom_sections=len(m.customs),
+            ),
+            debug_info=debug_info(
+                self.data, name_section=any(s.name == "name" for s in m.customs)
             ),
         )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...wasm.constants import PAGE
+from ..debuginfo.summary import DebugInfo
 from ..fingerprint import SdkGuess
 
 REPORT_FORMAT = 1
@@ -127,6 +128,7 @@ class Report:
     custom_sections: tuple[tuple[str, int], ...]
     producers: dict[str, tuple[tuple[str, str], ...]]
     counts: Counts
+    debug_info: DebugInfo | None = None  # DWARF and names (wapc_cli.tools.debuginfo)
 
     @property
     def conformant(self) -> bool:
@@ -158,4 +160,5 @@ class Report:
                 for k, vals in self.producers.items()
             },
             "counts": self.counts.as_json(),
+            "debug_info": None if self.debug_info is None else self.debug_info.as_json(),
         }

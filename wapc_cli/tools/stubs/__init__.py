@@ -8,7 +8,6 @@ from .handler import StubHandler
 from .loader import check_stub_file, load_stub_file
 from .model import Answer, Body, PayloadTest, Rule, StubTable
 from .source import Problem, StubTableError
-from .tarmac import TarmacPreset
 
 __all__ = [
     "Answer",
@@ -19,7 +18,6 @@ __all__ = [
     "StubHandler",
     "StubTable",
     "StubTableError",
-    "TarmacPreset",
     "check_stub_file",
     "load_stub_file",
 ]

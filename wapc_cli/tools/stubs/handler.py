@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ...errors import StubFailure
 from ...runtime import budget
 from ...runtime.hostcalls import HostCallError, HostCallRequest, HostReply
 from ...runtime.session import HostAbort
 from .model import Rule, StubTable
-from .tarmac import TarmacPreset
+
+if TYPE_CHECKING:  # the preset (and protobuf) load only when a run asks for it
+    from ..tarmac.preset import TarmacPreset
 
 
 class StubHandler:

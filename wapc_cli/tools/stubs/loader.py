@@ -22,7 +22,7 @@ from .linear_regex import compile_pattern
 from .model import DEFAULTS, PRESETS, Answer, Body, PayloadTest, Rule, StubTable
 from .source import Node, Source
 
-TOP_KEYS = ("default", "preset", "kvstore", "calls")
+TOP_KEYS = ("default", "preset", "kvstore", "tarmac", "calls")
 RULE_KEYS = ("name", "match", "when", "reply", "replies", "error", "body", "delay_ms", "times")
 MATCH_KEYS = ("binding", "namespace", "operation")
 WHEN_KEYS = ("text", "regex", "hex", "json", "msgpack")
@@ -71,6 +71,14 @@ def parse_table(source: Source, text: str) -> StubTable | None:
         if not source.problems:
             source.problem(None, "empty stub table; expected a mapping with 'calls:'")
         return None
+    return parse_table_node(source, root)
+
+
+def parse_table_node(source: Source, root: Node) -> StubTable | None:
+    """A table from an already-composed node (a test suite's inline ``stubs:``).
+
+    Problems go to ``source``, at the node's own line and column.
+    """
     entries = source.mapping(root, "stub table")
     if entries is None:
         return None
@@ -80,6 +88,11 @@ def parse_table(source: Source, text: str) -> StubTable | None:
     kvstore = None
     if "kvstore" in entries:
         kvstore = _kvstore(source, entries["kvstore"][1])
+    tarmac = None
+    if "tarmac" in entries:
+        from .tarmac_block import parse_tarmac_block
+
+        tarmac = parse_tarmac_block(source, entries["tarmac"][1])
     rules: list[Rule] = []
     if "calls" in entries:
         calls = entries["calls"][1]
@@ -90,7 +103,7 @@ def parse_table(source: Source, text: str) -> StubTable | None:
                     rules.append(rule)
         elif not _is_null(calls):
             source.problem(calls, f"calls: expected a list of rules, got {source.kind_of(calls)}")
-    return StubTable(str(source.path), tuple(rules), default, preset, kvstore)
+    return StubTable(str(source.path), tuple(rules), default, preset, kvstore, tarmac)
 
 
 def _is_null(node: Node) -> bool:

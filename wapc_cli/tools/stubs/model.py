@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...runtime.hostcalls import HostCallRequest
+from ..tarmac.options import TarmacOptions
 from .exec_reply import run_exec
 
 DEFAULTS = ("error", "empty", "fail")
@@ -125,3 +126,6 @@ class StubTable:
     default: str | None = None  # None: not set in this file
     preset: str | None = None
     kvstore: dict[str, bytes] | None = None  # seed for the tarmac preset's store
+    #: The ``tarmac:`` block (backends, grants, functions; paths resolved against
+    #: the table's folder); None when the table has none.
+    tarmac: TarmacOptions | None = None

@@ -1,0 +1,54 @@
+"""The protobuf side of the Tarmac preset: descriptors equal to the vendored .proto files,
+and Tarmac's try-protobuf-then-JSON detection."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from wapc_cli.tools.tarmac import messages
+
+PROTO_DIR = Path(__file__).resolve().parent.parent / "wapc_cli" / "tools" / "tarmac" / "proto"
+FILES = ["tarmac.proto", "kvstore.proto", "sql.proto", "metrics.proto", "http.proto"]
+
+
+def test_descriptors_are_exactly_the_vendored_proto_files(tmp_path: Path) -> None:
+    try:
+        from grpc_tools import protoc
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("grpcio-tools (a dev dependency) is needed to check the descriptors")
+        pytest.skip("grpcio-tools is not installed")
+    from google.protobuf import descriptor_pb2
+
+    out = tmp_path / "set.pb"
+    assert protoc.main(["protoc", f"-I{PROTO_DIR}", f"--descriptor_set_out={out}",
+                        *(str(PROTO_DIR / name) for name in FILES)]) == 0
+    compiled = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    assert {f.name: f for f in compiled.file} == {f.name: f for f in messages.file_descriptors()}
+
+
+def test_provenance_names_every_vendored_file() -> None:
+    provenance = (PROTO_DIR / "PROVENANCE.md").read_text()
+    for name in FILES:
+        assert f"`{name}`" in provenance
+
+
+@pytest.mark.parametrize("payload, is_proto", [
+    (b"", True),  # an empty message: every field at its zero value
+    (b"\n\x03abc", True),
+    (b'{"key":"abc"}', False),  # '{' is field 15, start-group, never closed
+    (b" {}", False),
+    (b"\n\x02\xff\xfe", False),  # a proto3 string must be UTF-8
+    (b"\n\x05ab", False),  # truncated
+])
+def test_wire_form_detection_is_a_parse_attempt(payload: bytes, is_proto: bool) -> None:
+    assert (messages.parse("tarmac.kvstore.KVStoreGet", payload) is not None) is is_proto
+
+
+def test_field_presence_on_the_wire() -> None:
+    assert messages.has_field(b"\n\x01k\x12\x00", 2)
+    assert not messages.has_field(b"\n\x01k", 2)
+    assert messages.has_field(b"\x12\x02hi", 2)

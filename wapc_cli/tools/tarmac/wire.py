@@ -1,0 +1,251 @@
+"""Tarmac's JSON as Go writes and reads it: encoding/json bytes, Go's base64, replies.
+
+Tarmac (Go) marshals its JSON replies with ffjson, which writes struct fields
+in declaration order and falls back to ``encoding/json`` for maps (keys
+sorted), ``[]byte`` (base64) and ``time.Time`` (RFC 3339). Strings are escaped
+the way ``encoding/json`` escapes them (``<``, ``>``, ``&``, U+2028/9 as
+``\\uXXXX``), floats are formatted as Go formats them. A request is read the
+way ffjson reads it: unknown keys ignored, keys matched case-insensitively
+when no exact match, a wrong type is an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ...runtime.hostcalls import HostReply
+
+SOURCE = "preset:tarmac"
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+            "<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+            "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_string(text: str) -> str:
+    out = ['"']
+    for char in text:
+        escaped = _ESCAPES.get(char)
+        if escaped is not None:
+            out.append(escaped)
+        elif char < " ":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def go_float(value: float) -> str:
+    """A float64 as ``encoding/json`` writes it: the shortest digits that round-trip,
+    in plain notation unless it is below 1e-6 or from 1e21 on (then ``1e-7``/``1e+21``)."""
+    if math.isnan(value) or math.isinf(value):
+        shown = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+        raise ValueError(f"json: unsupported value: {shown}")  # Go's Marshal fails too
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        text = repr(value)  # Python's repr uses an exponent in these ranges, like Go's 'e'
+        mantissa, _, exponent = text.partition("e")
+        if exponent.startswith("-0"):
+            exponent = "-" + exponent[2:]
+        return f"{mantissa}e{exponent}"
+    text = format(decimal.Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def go_time(value: datetime.datetime | datetime.date | datetime.time) -> str:
+    """A ``time.Time`` as ``encoding/json`` writes it (RFC 3339, nanoseconds trimmed)."""
+    if isinstance(value, datetime.time):
+        # lib/pq gives a time of day as a time.Time on day 0000-01-01 (Python has no year 0).
+        offset = value.utcoffset()
+        base = "0000-01-01T" + value.strftime("%H:%M:%S")
+    else:
+        if not isinstance(value, datetime.datetime):
+            value = datetime.datetime(value.year, value.month, value.day)
+        offset = value.utcoffset()
+        base = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        base += f".{value.microsecond:06d}".rstrip("0")
+    if offset is None or offset == datetime.timedelta(0):
+        return base + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return f"{base}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def go_json(value: Any, *, sort_keys: bool = False) -> str:
+    """``value`` as Go's JSON. Dicts keep their order (Go structs) unless ``sort_keys``
+    (Go maps); bytes become base64; None is ``null``."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return go_float(value)
+    if isinstance(value, str):
+        return go_string(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return go_string(base64.b64encode(bytes(value)).decode("ascii"))
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return go_string(go_time(value))
+    if isinstance(value, Mapping):
+        items = sorted(value.items()) if sort_keys else list(value.items())
+        return "{" + ",".join(f"{go_string(str(k))}:{go_json(v, sort_keys=sort_keys)}"
+                              for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(go_json(item, sort_keys=sort_keys) for item in value) + "]"
+    return go_string(str(value))
+
+
+def status_json(code: int, text: str) -> dict[str, Any]:
+    """A ``tarmac.Status`` struct (``code``, then ``status``)."""
+    return {"code": code, "status": text}
+
+
+def json_reply(code: int, text: str, fields: dict[str, Any]) -> HostReply:
+    """A Tarmac JSON reply: the body as Go marshals ``fields``; failed unless code is 200.
+
+    Tarmac's callbacks return the marshalled body together with
+    ``fmt.Errorf(status)`` when the code is not 200, so the guest sees a failed
+    host call that still has a response body.
+    """
+    body = go_json(fields).encode("utf-8")
+    return HostReply(body, None if code == 200 else text, SOURCE)
+
+
+def proto_reply(code: int, text: str, message: Any) -> HostReply:
+    """A Tarmac protobuf reply (the message already holds ``status``)."""
+    return HostReply(message.SerializeToString(), None if code == 200 else text, SOURCE)
+
+
+def failed(text: str, body: bytes = b"") -> HostReply:
+    """A failed host call without a body (Tarmac's ``return []byte(""), err``)."""
+    return HostReply(body, text, SOURCE)
+
+
+# -- reading ----------------------------------------------------------------------------
+class GoJSONError(ValueError):
+    """The request is not JSON of the expected shape (ffjson's Unmarshal failed)."""
+
+
+def _no_constants(name: str) -> Any:
+    raise GoJSONError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
+#: What a field of the request struct holds: the Go zero value says the type.
+FieldTypes = Mapping[str, Any]  # name -> "" | 0.0 | False | {} (map[string]string)
+
+
+def go_unmarshal(payload: bytes, fields: FieldTypes) -> dict[str, Any]:
+    """Read ``payload`` into a struct with ``fields`` (Go zero values as defaults).
+
+    Raises :class:`GoJSONError` where ffjson's Unmarshal returns an error: not
+    JSON, not an object (``null`` is fine: nothing is set), a value of the
+    wrong type.
+    """
+    text = payload.decode("utf-8", "replace")  # Go replaces invalid UTF-8 too
+    try:
+        value = json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise GoJSONError(str(exc)) from None
+    result = {name: (dict(zero) if isinstance(zero, dict) else zero)
+              for name, zero in fields.items()}
+    if value is None:
+        return result
+    if not isinstance(value, dict):
+        raise GoJSONError("cannot unmarshal into a struct")
+    lowered = {name.lower(): name for name in fields}
+    for key, item in value.items():
+        name = key if key in fields else lowered.get(key.lower())
+        if name is None:
+            continue
+        if item is None:  # JSON null leaves a Go field as it is
+            continue
+        result[name] = _typed(fields[name], item, name)
+    return result
+
+
+def _typed(zero: Any, item: Any, name: str) -> Any:
+    if isinstance(zero, bool):
+        if isinstance(item, bool):
+            return item
+    elif isinstance(zero, float):
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            return float(item)
+    elif isinstance(zero, str):
+        if isinstance(item, str):
+            return item
+    elif isinstance(zero, dict) and isinstance(item, dict) and all(
+            isinstance(v, str) or v is None for v in item.values()):
+        return {k: v or "" for k, v in item.items()}
+    raise GoJSONError(f"cannot unmarshal {type(item).__name__} into field {name}")
+
+
+class GoBase64Error(ValueError):
+    """Go's ``base64.CorruptInputError``: its text is what Tarmac puts in a status."""
+
+    def __init__(self, offset: int, partial: bytes = b"") -> None:
+        super().__init__(f"illegal base64 data at input byte {offset}")
+        self.offset = offset
+        self.partial = partial  # what Go's DecodeString returns along with the error
+
+
+_ALPHABET = {c: i for i, c in enumerate(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_NEWLINES = (0x0A, 0x0D)
+
+
+def go_b64decode(text: str) -> bytes:
+    """``base64.StdEncoding.DecodeString`` with its error offsets (padding required,
+    ``\\r``/``\\n`` skipped, anything after the padding an error)."""
+    src = text.encode("utf-8", "surrogatepass")
+    out = bytearray()
+    si = 0
+    while True:
+        quantum: list[int] = []
+        while len(quantum) < 4:
+            if si == len(src):
+                if not quantum:
+                    return bytes(out)
+                raise GoBase64Error(si - len(quantum), bytes(out))  # padding is required
+            char = src[si]
+            si += 1
+            if char in _ALPHABET:
+                quantum.append(_ALPHABET[char])
+                continue
+            if char in _NEWLINES:
+                continue
+            if char != 0x3D or len(quantum) < 2:  # not '=', or '=' too early
+                raise GoBase64Error(si - 1, bytes(out))
+            if len(quantum) == 2:  # "==" expected: the second '=' may follow newlines
+                while si < len(src) and src[si] in _NEWLINES:
+                    si += 1
+                if si == len(src):
+                    raise GoBase64Error(len(src), bytes(out))
+                if src[si] != 0x3D:
+                    raise GoBase64Error(si - 1, bytes(out))
+                si += 1
+            while si < len(src) and src[si] in _NEWLINES:
+                si += 1
+            value = 0
+            for index, sextet in enumerate(quantum):
+                value |= sextet << (18 - 6 * index)
+            out += value.to_bytes(3, "big")[: len(quantum) - 1]
+            if si < len(src):  # trailing garbage: Go keeps this quantum's bytes
+                raise GoBase64Error(si, bytes(out))
+            return bytes(out)
+        value = quantum[0] << 18 | quantum[1] << 12 | quantum[2] << 6 | quantum[3]
+        out += value.to_bytes(3, "big")

@@ -1,0 +1,54 @@
+"""``--junit FILE``: the verdicts as JUnit XML (via ``junitparser``), for CI dashboards.
+
+One ``<testsuite>`` per suite file, one ``<testcase>`` per case and engine
+(``name`` "case [engine]", ``classname`` the suite), a ``<failure>`` (or an
+``<error>`` when the case could not run) holding the same text the console
+shows. The failure text has every control character escaped already
+(:mod:`.diffs`), so the XML is always well-formed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
+
+from .model import TestReport
+
+
+def junit_xml(report: TestReport) -> JUnitXml:
+    xml = JUnitXml("wapc test")
+    suites: dict[str, TestSuite] = {}
+    for name in report.suites:
+        suites[name] = TestSuite(name)
+    for result in report.results:
+        suite = suites.setdefault(result.suite, TestSuite(result.suite))
+        case = TestCase(result.title, classname=_classname(result.suite),
+                        time=round(result.duration_ms / 1000, 6))
+        if result.status == "failed":
+            case.result = [_result(Failure, result.failure)]
+        elif result.status == "error":
+            case.result = [_result(Error, result.failure)]
+        suite.add_testcase(case)
+    for suite in suites.values():
+        suite.update_statistics()  # type: ignore[no-untyped-call]
+        xml.add_testsuite(suite)
+    xml.update_statistics()  # type: ignore[no-untyped-call]
+    return xml
+
+
+def _result(kind: type[Failure] | type[Error], text: str) -> Failure | Error:
+    element = kind(text.splitlines()[0] if text else "failed")
+    element.text = text
+    return element
+
+
+def _classname(suite: str) -> str:
+    """The suite's file name without ``.wapc.yaml``: CI tools group test cases by it."""
+    name = Path(suite).name
+    return name.removesuffix(".wapc.yaml").removesuffix(".yaml") or name
+
+
+def write_junit(report: TestReport, path: Path) -> None:
+    """Write the report (a file the user named: created or replaced, as with any output file)."""
+    junit_xml(report).write(str(path), pretty=True)
