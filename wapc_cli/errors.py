@@ -55,6 +55,9 @@ class ExitCode(IntEnum):
     #: suite file is USAGE (2) instead, so CI can tell "the guest regressed"
     #: from "the suite is broken".
     TESTS_FAILED = 6
+    #: ``wapc compat``: the exchange ran under every host profile and engine, and
+    #: they did not all give the same outcome (a bad flag or module is USAGE/4).
+    HOSTS_DIVERGE = 7
     INTERNAL = 70
 
 

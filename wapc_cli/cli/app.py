@@ -128,6 +128,7 @@ def _register() -> None:
         addr2line_cmd,
         bench_cmd,
         call,
+        compat_cmd,
         core_cmd,
         inspect_cmd,
         run_cmd,
@@ -137,7 +138,7 @@ def _register() -> None:
     )
 
     for command in (call, run_cmd, inspect_cmd, trace_cmd, stubs_cmd, bench_cmd, test_cmd,
-                    addr2line_cmd, core_cmd):
+                    addr2line_cmd, core_cmd, compat_cmd):
         command.register(app)
 
 

@@ -15,8 +15,10 @@ from .run_options import RunOptions
 #: The command's parameters, in the order ``--help`` lists them.
 PARAMETERS = (
     "module", "operation", "payload", "payload_hex", "payload_json", "encode", "decode",
-    "engine", "stubs", "preset", "sql", "kvstore", "allow_http", "function", "tarmac_config",
-    "record", "force", "core", "timeout", "fuel", "max_memory", "env",
+    "engine", "host", "stubs", "preset", "sql", "kvstore", "allow_http", "function",
+    "tarmac_config",
+    "k8s_context", "admission_request", "settings", "record", "record_format", "force", "core",
+    "timeout", "fuel", "max_memory", "env",
     "arg", "dir", "json_out", "quiet", "no_cache",
 )
 

@@ -40,6 +40,10 @@ def call_command(options: RunOptions) -> int:
     if outcome.error is not None:
         raise outcome.error
     call_output.write_response(outcome.response or b"", options.decode)
+    if outcome.spec.host.preset_name == "kubewarden":  # a policy's verdict, readably
+        from .render.kubewarden_view import write_verdict
+
+        write_verdict(outcome)
     return outcome.exit_code
 
 
@@ -128,13 +132,14 @@ def _run_supervised(
     """The same call in a child process that enforces the limits (wasmer)."""
     from ..isolation import run_supervised
     from ..runtime.guest import read_module_file
+    from .runspec import module_cache
 
     spec.host.attach(tracer, on_log)  # the parent's own guests (Tarmac's functions) too
     result = run_supervised(
         read_module_file(spec.module), operation=spec.operation, payload=spec.payload,
         name=str(spec.module), engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
         host_call=spec.host.handler, on_log=on_log, tracer=tracer, on_start=on_start,
-        keep_memory=keep_memory,
+        keep_memory=keep_memory, cache=module_cache(spec.cache), profile=spec.profile_name,
     )
     if result.error is not None and result.error.exit_code in (ExitCode.USAGE,
                                                                ExitCode.NOT_A_GUEST):

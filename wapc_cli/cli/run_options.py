@@ -83,10 +83,19 @@ class RunOptions(NamedTuple):
         ("--engine", "-e"), "WebAssembly engine: auto, wasmtime or wasmer.",
         envvar="WAPC_ENGINE", fast=True,
     )] = "auto"
+    host: Annotated[str, Flag(
+        ("--host",), "Run as this host would: wapc (the spec, strictly), wapc-rs, wapc-go, "
+        "wapc-js, or a platform: tarmac (wapc-go + --preset tarmac), kubewarden (wapc-rs + "
+        "--preset kubewarden, a fresh instance per call, 2 s timeout), wasmcloud (wapc 0.10, "
+        "no WASI).",
+    )] = "wapc"
     stubs: Annotated[list[Path] | None, Flag(
         ("--stubs", "-s"), "YAML stub table answering host calls (repeatable; later wins).",
+        fast=True,
     )] = None
-    preset: Annotated[str | None, Flag(("--preset",), "Built-in host: tarmac.")] = None
+    preset: Annotated[str | None, Flag(
+        ("--preset",), "Built-in host: tarmac or kubewarden.", fast=True,
+    )] = None
     sql: Annotated[str | None, Flag(
         ("--sql",), "Tarmac's SQL database, a DSN: sqlite:///FILE, postgres://..., mysql://... "
         "(default: in-memory SQLite). Implies --preset tarmac.",
@@ -107,9 +116,26 @@ class RunOptions(NamedTuple):
         ("--tarmac-config",), "Tarmac's config (tarmac.json): its routes of type function "
         "become tarmac:function:NAME callees. Implies --preset tarmac.",
     )] = None
+    k8s_context: Annotated[Path | None, Flag(
+        ("--k8s-context",), "Kubewarden's cluster as a file (YAML/JSON list of resources, or "
+        "{resources, allow, can_i}): answers kubernetes get/list/can_i. Implies --preset "
+        "kubewarden.",
+    )] = None
+    admission_request: Annotated[Path | None, Flag(
+        ("--admission-request",), "Build the payload as kwctl does from an AdmissionReview "
+        "(or AdmissionRequest) JSON file: {request, settings}. Shows the policy's verdict.",
+    )] = None
+    settings: Annotated[Path | None, Flag(
+        ("--settings",), "The policy settings (YAML/JSON) for --admission-request "
+        "(default {}).",
+    )] = None
     record: Annotated[Path | None, Flag(
         ("--record",), "Write every host call and its answer as a stub table.",
     )] = None
+    record_format: Annotated[str, Flag(
+        ("--record-format",), "What --record writes: stubs (a stub table) or kwctl (a kwctl "
+        "host-capabilities session file: the Kubewarden calls that reach the channel).",
+    )] = "stubs"
     force: Annotated[bool, Flag(
         ("--force",), "Overwrite the --record file (and --core files) if they exist.",
     )] = False

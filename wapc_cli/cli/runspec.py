@@ -20,6 +20,7 @@ from .run_options import RunOptions
 from .safe_text import one_line
 
 if TYPE_CHECKING:
+    from ..runtime.profiles import HostProfile
     from ..tools.tarmac.options import TarmacOptions
 
 # A plain class, not a dataclass: it is on the one-shot `wapc call` path (see
@@ -37,6 +38,7 @@ class RunSpec:
         wasi: WasiOptions,
         host: HostSetup | None = None,
         cache: bool = True,
+        profile: HostProfile | None = None,
     ) -> None:
         self.module = module
         self.operation = operation
@@ -47,6 +49,13 @@ class RunSpec:
         self.host = host if host is not None else HostSetup()
         #: Reuse compiled artifacts from the user cache directory (``--no-cache`` off).
         self.cache = cache
+        #: The host profile the guest runs under (``--host``; None: the default, wapc).
+        self.profile = profile
+
+    @property
+    def profile_name(self) -> str:
+        """The host profile's name, as a supervised child is told it."""
+        return "wapc" if self.profile is None else self.profile.name
 
     def with_host(self, host: HostSetup) -> RunSpec:
         """A copy of this spec with another host setup."""
@@ -64,7 +73,8 @@ class RunSpec:
         self, module: WapcModule, on_log: LogSink | None, tracer: EventSink | None = None
     ) -> Guest:
         self.host.attach(tracer, on_log)  # host code that runs guests itself logs there too
-        return module.instantiate(self.host.handler, on_log=on_log, tracer=tracer, wasi=self.wasi)
+        return module.instantiate(self.host.handler, on_log=on_log, tracer=tracer, wasi=self.wasi,
+                                  profile=self.profile)
 
 
 def module_cache(wanted: bool) -> ModuleCache | None:
@@ -191,13 +201,18 @@ def dir_grant(item: str) -> DirGrant:
 def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None,
                force: bool = False, tarmac: TarmacOptions | None = None, *,
                engine: str = "auto", limits: Limits | None = None,
-               cache: bool = True) -> HostSetup:
-    if not stubs and not preset and not record and tarmac is None:
+               cache: bool = True, k8s_context: Path | None = None,
+               record_format: str = "stubs", module: Path | None = None) -> HostSetup:
+    if record_format not in ("stubs", "kwctl"):
+        raise UsageError(f"--record-format: expected stubs or kwctl, got "
+                         f"'{one_line(record_format)}'")
+    if not stubs and not preset and not record and tarmac is None and k8s_context is None:
         return HostSetup()
     from ..tools.stubs.host import build_host_setup
 
     setup = build_host_setup(stubs or [], preset, record, force, tarmac=tarmac, engine=engine,
-                             limits=limits, cache=module_cache(cache))
+                             limits=limits, cache=module_cache(cache), k8s_context=k8s_context,
+                             record_format=record_format, module=module)
     if setup.notes:
         from .console import terminal
 
@@ -247,18 +262,68 @@ def build_runspec(
 ) -> RunSpec:
     """The run ``options`` describe; a bad option raises :class:`~wapc_cli.errors.UsageError`."""
     module = options.module
+    profile = host_profile(options)
+    if profile is not None and profile.default_timeout_s is not None:
+        default_timeout = profile.default_timeout_s  # the platform's own (Kubewarden: 2 s)
     limits = build_limits(options.timeout, options.fuel, options.max_memory, default_timeout)
     return RunSpec(
         module=module,
         operation=checked_operation(options.operation),
-        payload=resolve_payload(
-            options.payload, options.payload_hex, options.payload_json, options.encode
-        ),
+        payload=_payload(options),
         engine=options.engine,
         limits=limits,
         wasi=wasi_options(module, options.env, options.arg, options.dir),
-        host=host_setup(options.stubs, options.preset, options.record, options.force,
+        host=host_setup(options.stubs, _preset(options, profile), options.record, options.force,
                         tarmac_options(options), engine=options.engine, limits=limits,
-                        cache=not options.no_cache),
+                        cache=not options.no_cache,
+                        k8s_context=options.k8s_context,
+                        record_format=options.record_format, module=module),
         cache=not options.no_cache,
+        profile=profile,
     )
+
+
+def host_profile(options: RunOptions) -> HostProfile | None:
+    """``--host`` as a profile; None for the default (which applies nothing)."""
+    if options.host == "wapc":  # the default: not even the profiles load
+        return None
+    from ..runtime.profiles import get_profile
+
+    try:
+        profile = get_profile(options.host)
+    except UsageError as exc:
+        raise UsageError(f"--host: {exc}") from None
+    if profile.preset is not None and options.preset not in (None, profile.preset):
+        raise UsageError(f"--host {profile.name} answers host calls with --preset "
+                         f"{profile.preset}; it cannot be combined with --preset "
+                         f"{one_line(options.preset or '')}")
+    return None if profile.is_default else profile
+
+
+def _payload(options: RunOptions) -> bytes:
+    """The request payload: the payload flags, or kwctl's ``validate`` payload built from
+    ``--admission-request`` (and ``--settings``)."""
+    request = options.admission_request
+    settings = options.settings
+    if request is None:
+        if settings is not None:
+            raise UsageError("--settings goes with --admission-request")
+        return resolve_payload(options.payload, options.payload_hex, options.payload_json,
+                               options.encode)
+    if options.payload is not None or options.payload_hex is not None \
+            or options.payload_json is not None:
+        raise UsageError("--admission-request builds the payload: give no --payload, "
+                         "--payload-hex or --payload-json with it")
+    from ..tools.kubewarden.admission import validate_payload
+
+    return validate_payload(request, settings)
+
+
+def _preset(options: RunOptions, profile: HostProfile | None = None) -> str | None:
+    """``--preset``; an admission request alone means a Kubewarden run, and a platform's
+    ``--host`` (tarmac, kubewarden) its own preset."""
+    if options.preset is None and profile is not None and profile.preset is not None:
+        return profile.preset
+    if options.preset is None and options.admission_request is not None:
+        return "kubewarden"
+    return options.preset

@@ -1,4 +1,8 @@
-"""``wapc stubs check FILE...`` and ``wapc stubs schema``: work on stub tables."""
+"""``wapc stubs check FILE...`` and ``wapc stubs schema``: work on stub tables.
+
+The typer commands; what they do is :mod:`.stubs_work`, which the fast entry
+(:mod:`.entry`) runs too for the plain forms.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode
-from .render import stubs_view
+from .stubs_work import check_command, schema_command
 
 stubs_app = typer.Typer(
     no_args_is_help=True,
@@ -27,23 +30,10 @@ def check(
     ],
 ) -> None:
     """Check stub tables: every problem as FILE:LINE:COLUMN on stderr; exit 2 if any."""
-    from ..tools.stubs import check_stub_file
-
-    failed = False
-    for path in files:
-        table, source = check_stub_file(path)  # unreadable files raise: one line, exit 2
-        if table is None:
-            failed = True
-            stubs_view.write_problems(source.problems)
-        else:
-            stubs_view.write_ok(path, table)
-    raise typer.Exit(ExitCode.USAGE if failed else ExitCode.OK)
+    raise typer.Exit(check_command(files))
 
 
 @stubs_app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of the stub table format (for editors)."""
-    from importlib import resources
-
-    text = resources.files("wapc_cli").joinpath("schemas/stubs.schema.json").read_text("utf-8")
-    stubs_view.write_text(text)
+    raise typer.Exit(schema_command())

@@ -18,6 +18,9 @@ Two facts about wasmer 1.1 shape this file (checked with wasmer 1.1.0):
 
 from __future__ import annotations
 
+import contextlib
+import os
+import platform
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -299,6 +302,7 @@ class WasmerEngine:
         self.version = _version()
         # Modules and host functions belong to a store; one store serves every module.
         self._store = wasmer.Store(wasmer.engine.Universal(Compiler))
+        self._target: str | None = None  # code_config's host part, read once when asked
 
     def interrupt(self) -> bool:
         """Nothing to do: wasmer 1.1 cannot stop a running guest (``capabilities``).
@@ -321,11 +325,71 @@ class WasmerEngine:
             raise ValueError(lines[0] if lines else "invalid module") from None
         return WasmerModule(module, self._store)
 
+    # -- compiled-module cache (wapc_cli.runtime.cache) ------------------------------------
+    def code_config(self, limits: Limits) -> str:
+        """Everything besides the module bytes and wasmer's version that shapes the
+        artifact: the compiler, the host it compiled for, and the max-memory cap
+        that :meth:`compile` writes into the module's declared maximum."""
+        if self._target is None:
+            self._target = _host_code_target()
+        cap = limits.max_memory_bytes
+        return (f"engine=universal;compiler=cranelift-{_version('wasmer_compiler_cranelift')};"
+                f"max_memory={'none' if cap is None else cap};target={self._target}")
 
-def _version() -> str:
+    def serialize(self, compiled: Any) -> bytes:
+        return bytes(compiled.module.serialize())
+
+    def deserialize(self, artifact: bytes, limits: Limits) -> WasmerModule:
+        # Only reached with a checksum-verified artifact this cache wrote itself.
+        _check_limits(limits)
+        try:
+            module = wasmer.Module.deserialize(self._store, bytes(artifact))
+        except RuntimeError as exc:  # refused: compile_module drops it and compiles
+            raise ValueError(str(exc).strip() or "artifact refused") from None
+        return WasmerModule(module, self._store)
+
+
+def _version(package: str = "wasmer") -> str:
+    # The wheel's dist-info sits next to the package: reading its name avoids
+    # importing importlib.metadata (~15 ms) in every supervised child.
+    site: str = os.path.dirname(os.path.dirname(str(wasmer.__file__)))
+    prefix = f"{package}-"
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(site):
+            if entry.startswith(prefix) and entry.endswith(".dist-info"):
+                rest = str(entry[len(prefix) : -len(".dist-info")])
+                if rest[:1].isdigit():  # not wasmer_compiler_cranelift for wasmer
+                    return rest
     try:
         from importlib.metadata import version
 
-        return version("wasmer")
+        return version(package)
     except Exception:  # pragma: no cover - metadata missing in odd installs
         return "unknown"
+
+
+def _host_code_target() -> str:
+    """What the generated code depends on besides wapc's settings: the host
+    triple and, on Linux, the CPU's feature flags (cranelift compiles for the
+    features it finds; an artifact from a machine with more must not load here)."""
+    flags = ""
+    with contextlib.suppress(OSError, UnicodeDecodeError), \
+            open("/proc/cpuinfo", encoding="ascii") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith(("flags", "Features")):  # x86 / arm
+                flags = " ".join(sorted(line.partition(":")[2].split()))
+                break
+    return f"{wasmer.target.Triple.host()};cpu={_digest(flags or platform.processor())}"
+
+
+def _digest(text: str) -> str:
+    """A short SHA-256 of ``text`` (CPython's built-in one when present: loading
+    OpenSSL through hashlib would cost more than the rest of a cache hit)."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            from hashlib import sha256
+    return str(sha256(text.encode("utf-8")).hexdigest()[:16])

@@ -9,17 +9,37 @@ enforces the timeout and reports how the child ended; :mod:`.messages` types
 everything the two send each other, :mod:`.beats` is the shared call counter a
 benchmark's per-call timeout is read from.
 
-Importing this package starts no process and loads no engine.
+Importing this package starts no process and loads no engine, nor the parent's
+machinery until a name of it is asked for: the child (``python -m
+wapc_cli.isolation.child``) imports this package first, and the parent's imports
+(subprocess, dataclasses, the trace events, the benchmark loop) were ~20 ms of
+every supervised run's start.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .messages import BenchPlan, Job
-from .parent import (
-    OutputSink,
-    SupervisedOutcome,
-    SupervisorError,
-    local_handler,
-    run_supervised,
+
+if TYPE_CHECKING:
+    from .parent import (
+        OutputSink,
+        SupervisedOutcome,
+        SupervisorError,
+        local_handler,
+        run_supervised,
+    )
+
+_FROM_PARENT = frozenset(
+    ("OutputSink", "SupervisedOutcome", "SupervisorError", "local_handler", "run_supervised")
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_PARENT:
+        from . import parent
+
+        return getattr(parent, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BenchPlan",

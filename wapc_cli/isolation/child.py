@@ -17,15 +17,13 @@ import signal
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from ..errors import GuestTrap, LimitExceeded, WapcError
-from ..runtime.events import Event
 from ..runtime.guest import Guest, WapcModule
 from ..runtime.hostcalls import HostCallRequest, HostReply
 from ..runtime.limits import format_size
-from ..runtime.measure import BenchResult, measure_calls
 from ..runtime.session import HostAbort
-from .beats import BeatWriter
 from .messages import (
     OUTPUT_CHUNK,
     Abort,
@@ -42,6 +40,10 @@ from .messages import (
     Started,
     TraceEvent,
 )
+
+if TYPE_CHECKING:  # a call's child never loads the event classes or the benchmark loop
+    from ..runtime.events import Event
+    from ..runtime.measure import BenchResult
 
 USAGE = "usage: python -m wapc_cli.isolation.child FD [BEAT_FD] (internal to wapc)"
 
@@ -123,13 +125,14 @@ class ChildRun:
         error: WapcError | None = None
         try:
             module = WapcModule.from_bytes(
-                job.wasm, engine=job.engine, limits=job.limits, name=job.name
+                job.wasm, engine=job.engine, limits=job.limits, name=job.name, cache=job.cache
             )
             conn.send(Started(module.engine_name, module.compile_ms))
             guest = module.instantiate(
                 job.handler if job.handler is not None else self.ask_parent,
                 on_log=self.send_log if job.logs else None,
                 tracer=self.send_event if job.trace else None, wasi=job.wasi,
+                profile=job.profile,
             )
             conn.send(Calling())
             if job.mode == "call":
@@ -158,7 +161,8 @@ class ChildRun:
 
         job, conn = self.job, self.conn
         try:
-            command = load_command(job.wasm, engine=job.engine, limits=job.limits, name=job.name)
+            command = load_command(job.wasm, engine=job.engine, limits=job.limits, name=job.name,
+                                   cache=job.cache)
             conn.send(Started(command.engine_name, command.compile_ms))
             conn.send(Calling())
             result = command.run(job.wasi, stdout=self.output_to(1), stderr=self.output_to(2),
@@ -180,6 +184,9 @@ class ChildRun:
         )
 
     def bench(self, module: WapcModule, guest: Guest) -> BenchResult:
+        from ..runtime.measure import measure_calls
+        from .beats import BeatWriter
+
         plan = self.job.bench or BenchPlan()
         return measure_calls(
             module, guest, self.job.operation, self.job.payload, count=plan.count,
@@ -215,6 +222,26 @@ class ChildRun:
         return write
 
 
+def exit_now(rc: int) -> None:
+    """End the child without the interpreter's teardown (freeing every module and
+    the engine took ~10-20 ms, which the parent waited for before returning).
+
+    The result was sent and the connection closed; stdout and stderr (a file the
+    parent reads when the child dies) are flushed first. The one ``atexit``
+    callback a child has is multiprocessing's (``multiprocessing.connection``
+    registers it), which ends multiprocessing's own worker processes and
+    finalizers: a child makes none.
+    """
+    import os
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        sys.exit(rc)
+    os._exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_now(main(sys.argv[1:]))
 

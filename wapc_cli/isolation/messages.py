@@ -15,14 +15,16 @@ NamedTuples: immutable, and cheap to pickle on a path taken per host call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..engines.base import Limits
-from ..runtime.events import Event
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
-from ..runtime.measure import BenchResult
 from ..runtime.wasi import WasiOptions
+
+if TYPE_CHECKING:  # annotations only: the child imports this module before anything else
+    from ..runtime.cache import ModuleCache
+    from ..runtime.events import Event
+    from ..runtime.measure import BenchResult
 
 #: "call": load, instantiate, call once; "init": instantiate only (start section,
 #: init exports); "bench": instantiate, then the measured benchmark loop;
@@ -38,18 +40,42 @@ OUTPUT_CHUNK = 64 * 1024
 RLIMIT_MARGIN = 256 * 1024**2
 
 
-@dataclass(frozen=True)
+# Job is a NamedTuple like every other message, and BenchPlan a plain class (a
+# NamedTuple field may not be called ``count``): importing dataclasses (and
+# defining these two with it) was a few ms of every supervised child's start.
 class BenchPlan:
-    """How much to measure in a supervised benchmark (see ``runtime.measure.measure_calls``)."""
+    """How much to measure in a supervised benchmark (see ``runtime.measure.measure_calls``).
 
-    count: int | None = None
-    duration: float | None = None
-    warmup: int = 1000
-    compare_bare: bool = False
+    A value: compares, hashes and pickles by its fields; treat it as read-only.
+    """
+
+    __slots__ = ("compare_bare", "count", "duration", "warmup")
+
+    def __init__(self, count: int | None = None, duration: float | None = None,
+                 warmup: int = 1000, compare_bare: bool = False) -> None:
+        self.count = count
+        self.duration = duration
+        self.warmup = warmup
+        self.compare_bare = compare_bare
+
+    def fields(self) -> tuple[int | None, float | None, int, bool]:
+        return (self.count, self.duration, self.warmup, self.compare_bare)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BenchPlan) and self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __repr__(self) -> str:
+        return ("BenchPlan(count={!r}, duration={!r}, warmup={!r}, compare_bare={!r})"
+                .format(*self.fields()))
+
+    def __reduce__(self) -> tuple[type[BenchPlan], tuple[Any, ...]]:
+        return (BenchPlan, self.fields())
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """Everything the child needs to run, sent first."""
 
     wasm: bytes
@@ -71,6 +97,10 @@ class Job:
     stdin: bytes = b""
     #: Send the guest's memory back when the call traps (a crash bundle wants it).
     keep_memory: bool = False
+    #: The compiled-module cache the child compiles through (None: compile afresh).
+    cache: ModuleCache | None = None
+    #: The host profile the guest runs under (wapc_cli.runtime.profiles), by name.
+    profile: str = "wapc"
 
 
 # -- parent -> child, answering a HostCall ---------------------------------------------

@@ -37,10 +37,8 @@ from ..engines.base import Limits
 from ..errors import GuestTrap, LimitExceeded, WapcError
 from ..runtime import interrupts
 from ..runtime.budget import OutOfTime
-from ..runtime.events import Event, GuestCall, Return
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, no_handler
 from ..runtime.limits import format_seconds, format_size
-from ..runtime.measure import BenchResult, Progress
 from ..runtime.session import EventSink, HostAbort, LogSink, WapcSession
 from ..runtime.wasi import WasiOptions
 from .beats import BeatPage
@@ -61,9 +59,13 @@ from .messages import (
     TraceEvent,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the event classes and the benchmark loop load only when used (~10 ms)
     import subprocess
     from multiprocessing.connection import Connection
+
+    from ..runtime.cache import ModuleCache
+    from ..runtime.events import Event
+    from ..runtime.measure import BenchResult, Progress
 
 #: How long the child may take to start and compile before the timeout clock starts.
 STARTUP_ALLOWANCE_S = 120.0
@@ -133,6 +135,8 @@ def run_supervised(
     on_output: OutputSink | None = None,
     stdin: bytes = b"",
     keep_memory: bool = False,
+    cache: ModuleCache | None = None,
+    profile: str = "wapc",
 ) -> SupervisedOutcome:
     """Run in a child process, enforcing ``limits``; guest failures come back in the outcome.
 
@@ -149,7 +153,10 @@ def run_supervised(
     of its stdout (fd 1) and stderr (fd 2) as it is written, and
     ``outcome.exit_status`` its exit status. A failure of the child itself (a
     bug of ours) raises :class:`SupervisorError`. ``keep_memory``: a call that
-    traps sends the guest's memory back (``outcome.memory``).
+    traps sends the guest's memory back (``outcome.memory``). ``cache``: the
+    compiled-module cache the child compiles through (wasmer's second run of a
+    module loads the artifact the first stored). ``profile``: the host profile the
+    guest runs under (by name).
     """
     limits = limits or Limits()
     handler = host_call or no_handler
@@ -157,9 +164,9 @@ def run_supervised(
         wasm=wasm, name=name, engine=engine, limits=limits._replace(timeout_s=None),
         wasi=wasi or WasiOptions(), operation=operation, payload=payload,
         trace=tracer is not None, logs=on_log is not None, mode=mode,
-        handler=handler if local_host_calls else None,
+        handler=handler if local_host_calls else None, profile=profile,
         bench=(bench or BenchPlan()) if mode == "bench" else None, stdin=stdin,
-        keep_memory=keep_memory,
+        keep_memory=keep_memory, cache=cache,
     )
     hooks = Hooks(on_log, tracer, on_start, progress, on_output)
     return Supervisor(job, limits, handler, hooks).run()
@@ -316,6 +323,8 @@ class Supervisor:
             self.hooks.on_start(message.engine)
 
     def relay_event(self, event: Event) -> None:
+        from ..runtime.events import GuestCall, Return  # loaded with the child's first event
+
         if isinstance(event, GuestCall):
             self.call_clock = time.perf_counter_ns()
         elif isinstance(event, Return):
@@ -328,6 +337,7 @@ class Supervisor:
         as the in-process core would emit it, so the timeline ends with the reason."""
         if self.call_clock is None or self.hooks.tracer is None:
             return
+        from ..runtime.events import Return
         error = self.outcome.error
         self.hooks.tracer(Return(
             time.perf_counter_ns() - self.call_clock, 0, None, "trap",

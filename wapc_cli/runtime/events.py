@@ -18,6 +18,9 @@ class Event:
     name: ClassVar[str] = "event"
     t_ns: int
     duration_ns: int
+    #: Where a host profile departs from the spec at this step, in one line naming
+    #: the host (wapc_cli.runtime.profile_rules); None under the default profile.
+    deviation: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,13 +30,16 @@ from . import interrupts
 from .budget import CallBudget
 from .cache import ModuleCache
 from .hostcalls import HostCallHandler, no_handler
+from .init_steps import InitSteps
 from .loading import check_guest_shape, check_wasm_bytes, compile_guest, read_module_file
 from .outcome import classify_fault, exchange_result, memory_limit_hit, raise_guest_error
 from .records import CallRecord, Timings
 from .session import EventSink, LogSink, WapcSession
-from .wasi import ProcExit, WasiHost, WasiOptions
+from .wasi import WasiHost, WasiOptions
 
 if TYPE_CHECKING:
+    from .profile_rules import ProfileRules
+    from .profiles import HostProfile
     from .traced import TracedSession
 
 # Re-exported: the loading checks were first importable from here.
@@ -111,8 +114,11 @@ class WapcModule:
         on_log: LogSink | None = None,
         tracer: EventSink | None = None,
         wasi: WasiOptions | None = None,
+        profile: HostProfile | str | None = None,
     ) -> Guest:
-        return Guest(self, host_call or no_handler, on_log, tracer, wasi or WasiOptions())
+        """A live instance; ``profile``: run it as that host would (:mod:`.profiles`)."""
+        return Guest(self, host_call or no_handler, on_log, tracer, wasi or WasiOptions(),
+                     profile)
 
 
 class Guest:
@@ -125,8 +131,16 @@ class Guest:
         on_log: LogSink | None,
         tracer: EventSink | None,
         wasi: WasiOptions,
+        profile: HostProfile | str | None = None,
     ) -> None:
         self.module = module
+        self._rules: ProfileRules | None = None
+        if profile is not None and profile != "wapc":
+            from .profile_rules import rules_for  # the default loads (and applies) none of it
+
+            self._rules = rules_for(profile)
+            if self._rules is not None:
+                host_call, tracer = self._rules.wrap(host_call, tracer)
         # A tracer gets a session that reports every step; the plain one carries
         # no tracing code, and with it neither the tracing module nor the events load.
         self._traced: TracedSession | None = None
@@ -136,7 +150,11 @@ class Guest:
             from .traced import TracedSession
 
             self.session = self._traced = TracedSession(host_call, on_log, tracer)
+        if self._rules is not None:
+            self._rules.bind(self.session)
         self.wasi = WasiHost(self.session, wasi)
+        self._init = InitSteps(self.session, self.wasi.flush, self._trace_step, self._classify,
+                               self._rules)
         weakref.finalize(self, self.wasi.close)  # its host fds go with us (wasmer keeps it)
         self.timings = Timings(compile_ms=module.compile_ms)
         # The record `last` shows instead of the session's: set only while a
@@ -163,7 +181,8 @@ class Guest:
     def _host_functions(self) -> Mapping[tuple[str, str], HostFn]:
         functions: dict[tuple[str, str], HostFn] = dict(self.session.imports())
         wanted = [(m, n, s) for m, n, s in self.module.wasi_imports if s is not None]
-        functions.update(self.wasi.functions(wanted))
+        rules, full = self._rules, self.wasi.functions
+        functions.update(full(wanted) if rules is None else rules.wasi_functions(wanted, full))
         return functions
 
     # -- lifecycle ---------------------------------------------------------------
@@ -176,6 +195,8 @@ class Guest:
         session.begin(b"", b"")  # host calls are allowed during init
         if self._budget is not None:
             self._budget.start_init()
+        if self._rules is not None:  # this host's linker: what it does not provide fails here
+            self._rules.check_links(self.module.compiled.imports, self._trace_step)
         start = time.perf_counter()
         try:
             instance = self.module.compiled.instantiate(self._functions, self.module.limits)
@@ -188,11 +209,7 @@ class Guest:
         step = "start" if deferred is None else "instantiate"
         self._trace_step(step, 0, int(self.timings.instantiate_ms * 1e6))
         start = time.perf_counter()
-        if deferred is not None:
-            self._run_init(instance, deferred, step="start section")
-        for name in abi.INIT_EXPORTS:
-            if instance.has_func(name):
-                self._run_init(instance, name)
+        self._init.run(instance, deferred)
         self.wasi.flush()
         self.timings.init_ms = (time.perf_counter() - start) * 1000
         self._instance = instance
@@ -200,7 +217,7 @@ class Guest:
             self._budget.end_init()
         # Nothing to do around the engine's call but the exchange itself: call()
         # takes its hot path (tracing, the max-memory limit and WASI need the full one).
-        if not (self._traced or self._watch_memory or self._wasi_used):
+        if not (self._traced or self._watch_memory or self._wasi_used or self._rules):
             budget = self._budget
             self._hot_call = (
                 instance.guest_call if budget is None else budget.timed(instance.guest_call)
@@ -209,31 +226,12 @@ class Guest:
                 self._hot_call = None
 
     def stop_running(self) -> None:
-        """Stop the running call and every later one (see :mod:`.interrupts`).
-
-        Called from a signal handler: the next call takes the full path, which
-        raises ``KeyboardInterrupt`` while the stop request stands; a running
-        call is interrupted by the engine when it can (wasmtime).
-        """
+        """Stop the running call and every later one (see :mod:`.interrupts`): called from
+        a signal handler, the next call takes the full path, which raises
+        ``KeyboardInterrupt`` while the stop request stands; a running call is
+        interrupted by the engine when it can (wasmtime)."""
         self._hot_call = None
         get_engine(self.module.engine_name).interrupt()
-
-    def _run_init(self, instance: EngineInstance, name: str, step: str | None = None) -> None:
-        step = step or name
-        started = time.perf_counter_ns()
-        outcome = "ok"
-        try:
-            instance.call(name)
-        except BaseException as exc:
-            fault = self.session.fault or exc
-            if isinstance(fault, ProcExit) and fault.code == 0:
-                outcome = "exit(0)"  # a command module's normal end
-                self.session.fault = None
-            else:
-                self.wasi.flush()
-                self._trace_step(step, started, time.perf_counter_ns() - started, "trap")
-                raise self._classify(exc, step) from None
-        self._trace_step(step, started, time.perf_counter_ns() - started, outcome)
 
     def _trace_step(self, step: str, started: int, duration: int, outcome: str = "ok") -> None:
         if self._traced:
@@ -299,11 +297,8 @@ class Guest:
             return exc
 
     def call_timed(self, operation: str | bytes, payload: bytes = b"") -> bytes:
-        """:meth:`call`, also recording its wall time in ``timings.call_ms``.
-
-        ``call`` itself does not time: two clock reads are a noticeable part of a
-        small exchange.
-        """
+        """:meth:`call`, also recording its wall time in ``timings.call_ms`` (``call``
+        itself does not time: two clock reads are a noticeable part of a small exchange)."""
         start = time.perf_counter_ns()
         try:
             return self.call(operation, payload)
@@ -326,8 +321,11 @@ class Guest:
             if self._hot_call is not None:
                 return self.call(operation, payload)
         op = operation if operation.__class__ is bytes else _op_bytes(operation)
-        session = self.session
-        session.begin(op, payload)
+        session, rules = self.session, self._rules
+        if rules is None:
+            session.begin(op, payload)
+        else:
+            rules.begin(op, payload)  # a host's own reset, or a closed module's error
         if self._watch_memory:
             self._note_memory_size()
         if self._traced:
@@ -341,13 +339,17 @@ class Guest:
             raise self._trapped(exc, start) from None
         if self._wasi_used:
             self.wasi.flush()
+        if rules is not None and rules.profile.fresh_instance_per_call:
+            self._instance = None  # the platform builds a new one per request
         return self._settle(result, start)
 
     def _trapped(self, exc: BaseException, start: int) -> WapcError:
         """The error to raise for a guest call that ended in a trap (or an abort)."""
-        self._instance = self._hot_call = None  # rebuilt before the next call
+        instance, self._instance, self._hot_call = self._instance, None, None  # rebuilt later
         self.wasi.flush()
         error = self._classify(exc, "call")
+        if self._rules is not None:  # in a host's own words; most hosts reuse the instance
+            error, self._instance = self._rules.after_trap(error, instance)
         self._finish(start, None, "trap", error)  # the error: its text and frames
         return error
 
@@ -356,11 +358,12 @@ class Guest:
         session = self.session
         raw = session.error
         if result == 0 and raw is not None and session.response is None and not (
-            self._traced or self._watch_memory
+            self._traced or self._watch_memory or self._rules
         ):  # the plain guest error: nothing to record but the error
             return raise_guest_error(raw)
         try:
-            response = exchange_result(session, result)
+            rules = self._rules
+            response = exchange_result(session, result) if rules is None else rules.result(result)
         except WapcError as exc:
             error = self._memory_limit_hit(exc)
             self._finish(

@@ -57,6 +57,57 @@ def exchange_result(session: WapcSession, result: int) -> bytes:
     raise GuestTrap(f"__guest_call returned {result}; waPC allows only 1 (success) or 0")
 
 
+def profile_result(
+    rule: str, session: WapcSession, result: int, carried: bool = False
+) -> tuple[bytes | WapcError, str | None]:
+    """What a host library makes of an exchange that returned ``result``: the response or
+    the error, and (when it differs from :func:`exchange_result`) why, in a few words.
+
+    ``rule`` names the library (``HostProfile.result_rule``; docs/hosts.md row g).
+    ``carried``: the response is the previous call's (a host that does not reset it).
+    """
+    response, error = session.response, session.error
+    text = None if error is None else error.decode("utf-8", "replace")
+    if rule == "wapc-rs":  # wapc-rs host.rs:66-114
+        if result == 0:
+            return GuestError(text or "No error message set for call failure", error or b""), (
+                None if error is not None else "with no error set, wapc-rs reports "
+                "'No error message set for call failure'")
+        if response is not None:
+            return response, (
+                None if result == 1 else f"wapc-rs takes any non-zero result ({result}) as success")
+        if error is not None:
+            return GuestError(text or "", error), "wapc-rs reports the guest error of a call "\
+                "that returned non-zero without a response"
+        return GuestError("No error message OR response set for call success"), None
+    if rule == "wapc-go":  # wazero.go:440-465
+        if error is not None:
+            why = "wapc-go lets a guest error win even though __guest_call returned 1" \
+                if result == 1 and response is not None else None
+            return GuestError(text or "", error), why
+        if result == 1:
+            return (response or b""), (
+                None if response is not None else "wapc-go answers an empty response when "
+                "the guest returned 1 without setting one")
+        return GuestError(f'call to "{session.operation.decode("utf-8", "replace")}" was '
+                          "unsuccessful"), None
+    if rule == "wapc-js":  # wapc-host.ts:90-121
+        if result == 0:
+            return GuestError(text or "", error or b""), None
+        if response is None:
+            return GuestError("Guest call succeeded, but guest response not set. This is a "
+                              "bug in @wapc/host"), None
+        why = "@wapc/host keeps the previous call's response when the guest sets none" \
+            if carried else None
+        if result != 1:
+            why = f"@wapc/host takes any non-zero result ({result}) as success"
+        return response, why
+    try:
+        return exchange_result(session, result), None
+    except WapcError as exc:
+        return exc, None
+
+
 def classify_fault(
     exc: BaseException, session: WapcSession, limits: Limits, phase: str,
     wasm: bytes | None = None,

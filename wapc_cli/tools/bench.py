@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..engines.base import Limits
 from ..isolation import BenchPlan, SupervisorError, local_handler, run_supervised
+from ..runtime.cache import ModuleCache
 from ..runtime.guest import Guest, WapcModule
 from ..runtime.hostcalls import HostCallHandler
 from ..runtime.measure import BenchResult, CallWatch, LoopStats, Progress, measure_calls
@@ -80,6 +81,8 @@ def run_bench_supervised(
     host_call: HostCallHandler,
     plan: BenchPlan,
     progress: Progress | None = None,
+    cache: ModuleCache | None = None,
+    profile: str = "wapc",
 ) -> BenchResult:
     """The whole benchmark in a child process that enforces ``limits`` (wasmer).
 
@@ -93,7 +96,7 @@ def run_bench_supervised(
     outcome = run_supervised(
         wasm, operation=operation, payload=payload, name=name, engine=engine, limits=limits,
         wasi=wasi, host_call=local or host_call, local_host_calls=local is not None,
-        mode="bench", bench=plan, progress=progress,
+        mode="bench", bench=plan, progress=progress, cache=cache, profile=profile,
     )
     if outcome.error is not None:
         raise outcome.error

@@ -31,6 +31,8 @@ class HostSetup:
         self.handler = handler
         self.finish = finish
         self.describe = describe
+        #: The built-in host answering (``tarmac``, ``kubewarden``), or None.
+        self.preset_name: str | None = None
 
     def with_handler(self, handler: HostCallHandler) -> HostSetup:
         """A copy (of the same class, with all its parts) answering with ``handler``."""

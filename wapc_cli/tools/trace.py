@@ -23,8 +23,9 @@ class AbortedHostCall(ev.HostCall):
 
 @dataclass(frozen=True, slots=True)
 class FunctionCall(ev.Event):
-    """A host call (``tarmac:function:NAME``) begins a nested exchange: the callee's
-    steps follow, one level deeper, until the matching :class:`FunctionReturn`.
+    """A host call (``tarmac:function:NAME``, a stub's ``reply: {guest: ...}``) begins a
+    nested exchange: the callee's steps follow, one level deeper, until the matching
+    :class:`FunctionReturn`. ``function`` names it, ``operation`` is the callee's.
 
     ``span`` identifies the nested exchange: each of its steps names it as
     ``parent``. The sink fills in ``t_ns`` (on the caller's clock)."""
@@ -34,6 +35,7 @@ class FunctionCall(ev.Event):
     module: str = ""
     payload_len: int = 0
     span: int = 0
+    operation: str = "handler"
 
 
 @dataclass(frozen=True, slots=True)

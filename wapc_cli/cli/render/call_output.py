@@ -111,6 +111,10 @@ def outcome_json(outcome: CallOutcome, decode: str) -> dict[str, Any]:
         result["response"] = _json_value(response, decode)
     if outcome.error is not None:
         result["error"] = error_json(outcome.error)
+    if outcome.spec.host.preset_name == "kubewarden":
+        from .kubewarden_view import verdict_json
+
+        result["verdict"] = verdict_json(outcome)
     return result
 
 

@@ -101,6 +101,7 @@ def _render(report: Report, result: RunResult | None, run_requested: bool, out: 
     _imports(report, out, k)
     _sections(report, out, k)
     _debug_info(report, out, k)
+    _platforms(report, out, k)
     _findings("Errors", report.errors, k.bad, out, k)
     _findings("Warnings", report.warnings, k.warn, out, k)
     if report.notes:
@@ -286,6 +287,56 @@ def _debug_info(report: Report, out: Console, k: _Marks) -> None:
         grid.add_row(f"  {k.dot}", f"{_n(info.source_file_count, 'source file')}: {files}"
                      + (f", ... {more} more" if more > 0 else ""))
     out.print(grid)
+
+
+def _platforms(report: Report, out: Console, k: _Marks) -> None:
+    """wasmCloud claims and Kubewarden metadata, when the module carries them."""
+    claims = report.wasmcloud
+    if claims is not None:
+        mark = k.ok if claims.signature == "valid" and claims.hash_matches else k.warn
+        if claims.signature == "invalid" or (claims.module_hash and not claims.hash_matches):
+            mark = k.bad
+        out.print(f"\n[bold]wasmCloud claims[/]  {mark} '{escape(claims.section)}' section")
+        grid = _grid(columns=2)
+        rows = [
+            ("name", claims.name), ("issuer", claims.issuer), ("subject", claims.subject),
+            ("caps", ", ".join(claims.caps) or "none"), ("call alias", claims.call_alias),
+            ("revision", None if claims.revision is None else str(claims.revision)),
+            ("version", claims.version),
+            ("expires", "never" if claims.expires is None else _when(claims.expires)
+             + (" (expired)" if claims.expired else "")),
+            ("hash", "matches the module" if claims.hash_matches
+             else f"does not match (claimed {claims.module_hash}, module {claims.computed_hash})"),
+            ("signature", claims.signature),
+        ]
+        for label, value in rows:
+            if value is not None:
+                grid.add_row(f"  {k.dot}", f"{label}: {escape(display_name(value, 200))}")
+        for problem in claims.problems:
+            grid.add_row(f"  {k.warn}", escape(problem))
+        out.print(grid)
+    meta = report.kubewarden
+    if meta is not None:
+        if not meta.get("valid"):
+            out.print(f"\n[bold]Kubewarden metadata[/]  {k.warn} {escape(str(meta['problem']))}")
+            return
+        resources = ", ".join(f"{r.get('apiVersion')}/{r.get('kind')}"
+                              for r in meta["context_aware_resources"] if isinstance(r, dict))
+        protocol = escape(str(meta["protocol_version"]))
+        out.print(f"\n[bold]Kubewarden metadata[/]  protocol {protocol} "
+                  f"{k.dot} {'mutating' if meta['mutating'] else 'validating'} {k.dot} "
+                  f"{escape(str(meta['policy_type']))} {k.dot} {_n(len(meta['rules']), 'rule')}")
+        if resources:
+            out.print(f"  context-aware: {escape(display_name(resources, 400))}")
+
+
+def _when(epoch: int) -> str:
+    import time
+
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
 
 
 def _n(count: int, word: str) -> str:

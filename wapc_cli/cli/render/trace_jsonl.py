@@ -19,8 +19,8 @@ from ..messages import for_user
 def event_dict(event: ev.Event, phase: str) -> dict[str, Any]:
     data: dict[str, Any] = {"event": event.name, "t_ns": event.t_ns, "phase": phase}
     for item in dataclasses.fields(event):
-        if item.name == "t_ns":
-            continue
+        if item.name == "t_ns" or (item.name == "deviation" and event.deviation is None):
+            continue  # a deviation only where a host profile departs from the spec
         value = getattr(event, item.name)
         if isinstance(value, bytes):
             data[f"{item.name}_len"] = len(value)

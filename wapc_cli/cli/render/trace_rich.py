@@ -123,6 +123,8 @@ class RichTimeline(TraceSink):
         style = _STEP_STYLE.get(event.name, "")
         step = "init" if isinstance(event, ev.InitStep) else event.name
         rows = self._detail(event)
+        if event.deviation is not None:  # where the --host profile departs from the spec
+            rows.append(("", "deviation", Text("≠ " + one_line(event.deviation), style="yellow")))
         first, rest = rows[0], rows[1:]
         self._row(grid, f"{self.shown_t(event) / 1e6:.3f}", took, Text(step, style=style), first,
                   depth=depth)
@@ -152,8 +154,10 @@ class RichTimeline(TraceSink):
         if isinstance(event, ev.HostCall):
             return self._host_call(event)
         if isinstance(event, FunctionCall):
-            return [Text.assemble((one_line(event.function), "bold cyan"), " → ",
-                                  one_line(event.module), f" · handler · payload "
+            target = "" if event.module.endswith(event.function) else \
+                f" → {one_line(event.module)}"  # a guest reply is named by its module
+            return [Text.assemble((one_line(event.function), "bold cyan"), target,
+                                  f" · {one_line(event.operation)} · payload "
                                   f"{event.payload_len} B")]
         if isinstance(event, FunctionReturn):
             ended: list[Any] = [Text.assemble(
@@ -258,7 +262,7 @@ class RichTimeline(TraceSink):
 
 
 def _outcome(word: str) -> Text:
-    style = "green" if word in ("ok", "exit(0)") else "red"
+    style = "green" if word in ("ok", "exit(0)") else "yellow" if word == "skipped" else "red"
     return Text(word, style=f"bold {style}")
 
 
@@ -271,6 +275,16 @@ def _bytes_row(label: str, data: bytes) -> tuple[str, str, Text]:
 
 
 def _preset_lines(state: dict[str, Any]) -> list[tuple[str, str]]:
+    if "kvstore_keys" not in state:  # the kubewarden preset: its log, context, replay
+        lines = [("log", f"{item['level']}: {item['message']}") for item in state.get("logs", [])]
+        if state.get("context"):
+            context = state["context"]
+            lines.append(("context", f"{context['file']} ({context['resources']} resources)"))
+        if state.get("replay"):
+            replay = state["replay"]
+            lines.append(("replay", f"{replay['used']} of {replay['exchanges']} exchanges "
+                                    f"answered, {replay['left']} left"))
+        return lines
     keys = state.get("kvstore_keys") or []
     lines = [("kvstore", "keys: " + ", ".join(keys) if keys else "(empty)")]
     lines += [("logger", f"{item['level']}: {item['message']}") for item in state.get("logs", [])]

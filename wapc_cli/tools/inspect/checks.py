@@ -10,6 +10,7 @@ from ...runtime.guest import check_wasm_bytes
 from ...wasm.parse import FuncType, Import, Module, WasmParseError, display_name, parse_module
 from ..debuginfo.summary import debug_info
 from ..fingerprint import guess_sdk
+from .claims import actor_claims, kubewarden_metadata
 from .report import Counts, ExportInfo, Finding, ImportInfo, InitInfo, MemoryInfo, Report
 
 #: A memory capped below this many pages cannot hold a modest payload twice over.
@@ -89,6 +90,8 @@ class Inspector:
             debug_info=debug_info(
                 self.data, name_section=any(s.name == "name" for s in m.customs)
             ),
+            wasmcloud=actor_claims(m, self.data),
+            kubewarden=kubewarden_metadata(m, self.data),
         )
 
     # -- exports ---------------------------------------------------------------

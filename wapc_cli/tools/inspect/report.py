@@ -11,6 +11,7 @@ from typing import Any
 from ...wasm.constants import PAGE
 from ..debuginfo.summary import DebugInfo
 from ..fingerprint import SdkGuess
+from .claims import ActorClaims
 
 REPORT_FORMAT = 1
 
@@ -129,6 +130,10 @@ class Report:
     producers: dict[str, tuple[tuple[str, str], ...]]
     counts: Counts
     debug_info: DebugInfo | None = None  # DWARF and names (wapc_cli.tools.debuginfo)
+    #: wasmCloud actor claims (a ``jwt`` / ``wasmcloud_jwt`` section), when signed.
+    wasmcloud: ActorClaims | None = None
+    #: Kubewarden policy metadata (``io.kubewarden.metadata``), when annotated.
+    kubewarden: dict[str, Any] | None = None
 
     @property
     def conformant(self) -> bool:
@@ -161,4 +166,6 @@ class Report:
             },
             "counts": self.counts.as_json(),
             "debug_info": None if self.debug_info is None else self.debug_info.as_json(),
+            "wasmcloud": None if self.wasmcloud is None else self.wasmcloud.as_json(),
+            "kubewarden": self.kubewarden,
         }

@@ -12,6 +12,7 @@ from ...errors import StubFailure, UsageError
 from ...runtime.hostcalls import HostCallHandler
 from ...runtime.session import EventSink, LogSink
 from ..host_setup import HostSetup
+from ..nested import NestedRunner
 from ..tarmac.functions import FunctionRunner
 from ..tarmac.options import TarmacOptions
 from .handler import StubHandler
@@ -33,13 +34,13 @@ class StubHostSetup(HostSetup):
         describe: str,
         stubs: StubHandler | None = None,
         recorder: Recorder | None = None,
-        runner: FunctionRunner | None = None,
+        runner: NestedRunner | None = None,
         notes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(handler, finish, describe)
         self.stubs = stubs
         self.recorder = recorder
-        #: Runs ``tarmac:function:NAME`` callees (the tarmac preset only).
+        #: Runs ``tarmac:function:NAME`` callees and ``reply: {guest: ...}`` answers.
         self.runner = runner
         #: What the run's Tarmac config asked for that a local run leaves out.
         self.notes = notes
@@ -52,7 +53,8 @@ class StubHostSetup(HostSetup):
             preset.log_sink = on_log  # tarmac:logger lines, shown as they happen
 
     def preset_state(self) -> dict[str, Any] | None:
-        """The tarmac preset's state (key-value store, logs, metrics), when one answered."""
+        """The preset's state (Tarmac: key-value store, logs, metrics; Kubewarden: logs,
+        replay), when one answered."""
         preset = self.stubs.preset if self.stubs is not None else None
         return preset.summary() if preset is not None else None
 
@@ -60,20 +62,28 @@ class StubHostSetup(HostSetup):
 def build_host_setup(
     stub_files: Sequence[Path], preset: str | None, record_path: Path | None, force: bool = False,
     *, tarmac: TarmacOptions | None = None, engine: str = "auto", limits: Limits | None = None,
-    cache: ModuleCache | None = None,
+    cache: ModuleCache | None = None, k8s_context: Path | None = None,
+    record_format: str = "stubs", module: Path | None = None,
 ) -> StubHostSetup:
     """The host of one run. ``tarmac``: the Tarmac options given outside any table
     (they win over the tables' ``tarmac:`` blocks, and imply the tarmac preset);
-    ``engine``, ``limits`` and ``cache`` are the run's, for ``function:`` callees."""
+    ``engine``, ``limits`` and ``cache`` are the run's, for ``function:`` callees and
+    guest replies; ``k8s_context`` the kubewarden preset's cluster (and implies it);
+    ``record_format`` ``stubs`` (a stub table) or ``kwctl`` (a kwctl session file);
+    ``module`` the guest (a Kubewarden policy's metadata grants its allow-list)."""
     tables = [load_stub_file(Path(p)) for p in stub_files]
     return host_setup_from_tables(tables, preset, record_path, force, tarmac=tarmac,
-                                  engine=engine, limits=limits, cache=cache)
+                                  engine=engine, limits=limits, cache=cache,
+                                  k8s_context=k8s_context, record_format=record_format,
+                                  module=module)
 
 
 def host_setup_from_tables(
     tables: Sequence[StubTable], preset: str | None, record_path: Path | None,
     force: bool = False, *, tarmac: TarmacOptions | None = None, engine: str = "auto",
     limits: Limits | None = None, cache: ModuleCache | None = None,
+    k8s_context: Path | None = None, record_format: str = "stubs",
+    module: Path | None = None,
 ) -> StubHostSetup:
     """:func:`build_host_setup` from tables already loaded (``wapc test``: a suite's
     tables, inline ones included, are loaded with the suite)."""
@@ -88,16 +98,28 @@ def host_setup_from_tables(
         chosen = "tarmac"  # a kvstore seed or a tarmac: block only means something to it
     if chosen is None and tarmac is not None:
         chosen = "tarmac"  # so do the Tarmac options
-    runner = None
+    if chosen is None and k8s_context is not None:
+        chosen = "kubewarden"  # and a Kubernetes context
+    if record_format not in ("stubs", "kwctl"):
+        raise UsageError(f"the record format is stubs or kwctl, not '{record_format}'")
+    runner: NestedRunner | None = None
     notes: tuple[str, ...] = ()
-    tarmac_preset = None
+    preset_object: Any = None
     if chosen == "tarmac":
         options, notes = merged_tarmac_options([t.tarmac for t in tables], tarmac)
         runner = FunctionRunner(options.functions)
+        preset_object = _tarmac_preset(options, seed, runner)
+    elif chosen == "kubewarden":
+        preset_object = _kubewarden_preset(tables, k8s_context, module)
+    if runner is None and any(t.guest_replies for t in tables):
+        runner = NestedRunner()
+    if runner is not None:
         runner.configure(engine=engine, limits=limits or Limits(), cache=cache)
-        tarmac_preset = _tarmac_preset(options, seed, runner)
-    stubs = StubHandler(tables, tarmac_preset)
-    recorder = Recorder(stubs, record_path, force) if record_path is not None else None
+    stubs = StubHandler(tables, preset_object)
+    stubs.guests = runner
+    recorder = None
+    if record_path is not None:
+        recorder = Recorder(stubs, record_path, force, record_format)
     if runner is not None:
         runner.handler = recorder or stubs  # callees' host calls: answered as the caller's
 
@@ -108,7 +130,7 @@ def host_setup_from_tables(
         if unmet:
             raise StubFailure("; ".join(unmet))
 
-    return StubHostSetup(
+    setup = StubHostSetup(
         handler=recorder or stubs,
         finish=finish,
         describe=_describe(stubs, chosen, record_path, runner),
@@ -117,6 +139,8 @@ def host_setup_from_tables(
         runner=runner,
         notes=notes,
     )
+    setup.preset_name = chosen
+    return setup
 
 
 def _tarmac_preset(options: TarmacOptions, seed: dict[str, bytes],
@@ -124,6 +148,20 @@ def _tarmac_preset(options: TarmacOptions, seed: dict[str, bytes],
     from ..tarmac.preset import TarmacPreset  # protobuf and the backends: only when asked for
 
     return TarmacPreset(options, seed, runner)
+
+
+def _kubewarden_preset(tables: Sequence[StubTable], k8s_context: Path | None,
+                       module: Path | None) -> Any:
+    from ..kubewarden.context import load_context, with_policy_grants
+    from ..kubewarden.preset import KubewardenPreset
+    from ..kubewarden.session import Replay
+
+    exchanges = [e for t in tables for e in (t.kwctl_session or ())]
+    sessions = any(t.kwctl_session is not None for t in tables)
+    context = load_context(k8s_context) if k8s_context is not None else None
+    if context is not None:
+        context = with_policy_grants(context, module)
+    return KubewardenPreset(context, Replay(exchanges) if sessions else None)
 
 
 def merged_tarmac_options(
@@ -158,19 +196,25 @@ def merged_tarmac_options(
 
 
 def _describe(stubs: StubHandler, preset: str | None, record: Path | None,
-              runner: FunctionRunner | None = None) -> str:
+              runner: NestedRunner | None = None) -> str:
     parts = []
     if stubs.tables:
         files = ", ".join(
-            f"{Path(t.path).name} ({len(t.rules)} rule{'s' if len(t.rules) != 1 else ''})"
-            for t in stubs.tables
+            f"{Path(t.path).name} ({_counted(t)})" for t in stubs.tables
         )
         parts.append(f"stubs {files}")
     if preset:
         parts.append(f"preset {preset}")
-    if runner is not None and runner.functions:
+    if isinstance(runner, FunctionRunner) and runner.functions:
         parts.append(f"functions {', '.join(sorted(runner.functions))}")
     parts.append(f"default {stubs.default}")
     if record is not None:
         parts.append(f"recording to {record}")
     return "; ".join(parts)
+
+
+def _counted(table: StubTable) -> str:
+    if table.kwctl_session is not None:
+        count = len(table.kwctl_session)
+        return f"kwctl session, {count} exchange{'s' if count != 1 else ''}"
+    return f"{len(table.rules)} rule{'s' if len(table.rules) != 1 else ''}"

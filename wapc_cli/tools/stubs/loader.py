@@ -9,9 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import shlex
-import shutil
 from pathlib import Path
 
 import yaml
@@ -20,19 +17,18 @@ from ...errors import InputFileError
 from ...runtime.payload import read_user_file
 from .linear_regex import compile_pattern
 from .model import DEFAULTS, PRESETS, Answer, Body, PayloadTest, Rule, StubTable
+from .reply_forms import exec_body, guest_body
 from .source import Node, Source
 
 TOP_KEYS = ("default", "preset", "kvstore", "tarmac", "calls")
 RULE_KEYS = ("name", "match", "when", "reply", "replies", "error", "body", "delay_ms", "times")
 MATCH_KEYS = ("binding", "namespace", "operation")
 WHEN_KEYS = ("text", "regex", "hex", "json", "msgpack")
-FORMS = ("text", "hex", "base64", "file", "json", "msgpack", "echo", "exec")
+FORMS = ("text", "hex", "base64", "file", "json", "msgpack", "echo", "exec", "guest")
 DATA_FORMS = ("text", "hex", "base64", "file", "json", "msgpack")  # no per-call forms
-EXEC_TIMEOUT_S = 10.0
 #: Bounds of the two durations a table sets (a day): larger figures are typos,
 #: and ``time.sleep`` / ``select`` refuse some of them with an OverflowError.
 MAX_DELAY_MS = 86_400_000.0
-MAX_EXEC_TIMEOUT_S = 86_400.0
 #: The largest stub table read: PyYAML composes in pure Python, so a far larger
 #: file would keep a run waiting for minutes before the guest even starts.
 MAX_TABLE_BYTES = 64 << 20
@@ -71,6 +67,15 @@ def parse_table(source: Source, text: str) -> StubTable | None:
         if not source.problems:
             source.problem(None, "empty stub table; expected a mapping with 'calls:'")
         return None
+    if isinstance(root, yaml.SequenceNode):  # by its shape, maybe a kwctl session file
+        from ..kubewarden.session import looks_like_session, parse_session_node
+
+        if not looks_like_session(root):
+            return parse_table_node(source, root)
+        exchanges = parse_session_node(source, root)
+        if exchanges is None:
+            return None
+        return StubTable(str(source.path), preset="kubewarden", kwctl_session=exchanges)
     return parse_table_node(source, root)
 
 
@@ -283,7 +288,7 @@ def parse_body(
     entries = source.mapping(node, what)
     if entries is None:
         return None
-    modifiers = ("timeout_s",) if "exec" in forms else ()
+    modifiers = ("timeout_s", "operation") if "exec" in forms else ()
     if not source.only_keys(entries, forms + modifiers, what):
         return None
     given = [k for k in entries if k in forms]
@@ -301,8 +306,13 @@ def parse_body(
     if "timeout_s" in entries and form != "exec":
         source.problem(entries["timeout_s"][0], f"{what}: 'timeout_s' goes with 'exec' only")
         return None
+    if "operation" in entries and form != "guest":
+        source.problem(entries["operation"][0], f"{what}: 'operation' goes with 'guest' only")
+        return None
+    if form == "guest":
+        return guest_body(source, value, entries.get("operation"), where)
     if form == "exec":
-        return _exec(source, value, entries.get("timeout_s"), where)
+        return exec_body(source, value, entries.get("timeout_s"), where)
     if form == "echo":
         if source.value(value) is not True:
             source.problem(value, f"{where}: expected true")
@@ -357,49 +367,6 @@ def _hex(source: Source, node: Node, where: str) -> bytes | None:
     except ValueError:
         source.problem(node, f"{where}: not valid hex (expected pairs of 0-9a-f)")
         return None
-
-
-def _exec(
-    source: Source, node: Node, timeout: tuple[Node, Node] | None, where: str
-) -> Body | None:
-    argv: list[str] = []
-    if isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            text = source.string(item, where)
-            if text is None:
-                return None
-            argv.append(text)
-    else:
-        text = source.string(node, where)
-        if text is None:
-            return None
-        try:
-            argv = shlex.split(text)
-        except ValueError as exc:
-            source.problem(node, f"{where}: cannot split the command: {exc}")
-            return None
-    if not argv:
-        source.problem(node, f"{where}: expected a command (a list: [program, args...])")
-        return None
-    timeout_s = EXEC_TIMEOUT_S
-    if timeout is not None:
-        value = source.number(timeout[1], f"{where}.timeout_s", maximum=MAX_EXEC_TIMEOUT_S)
-        if value is None:
-            return None
-        if value <= 0:
-            source.problem(timeout[1], f"{where}.timeout_s: must be greater than zero")
-            return None
-        timeout_s = value
-    program = argv[0]
-    # Commands run in the table's folder, so a relative program path is relative to it.
-    if os.sep in program or "/" in program:
-        if not (source.base_dir / program).exists():
-            source.problem(node, f"{where}: no such program '{source.base_dir / program}'")
-            return None
-    elif shutil.which(program) is None:
-        source.problem(node, f"{where}: command '{program}' not found on PATH")
-        return None
-    return Body(argv=tuple(argv), timeout_s=timeout_s, cwd=str(source.base_dir))
 
 
 # -- the tarmac preset's key/value seed ------------------------------------------------

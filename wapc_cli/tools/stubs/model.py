@@ -9,14 +9,26 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ...runtime.hostcalls import HostCallRequest
 from ..tarmac.options import TarmacOptions
 from .exec_reply import run_exec
 
+if TYPE_CHECKING:
+    from ..nested import NestedRunner
+
 DEFAULTS = ("error", "empty", "fail")
-PRESETS = ("tarmac",)
+PRESETS = ("tarmac", "kubewarden")
+
+
+@dataclass(frozen=True, slots=True)
+class GuestTarget:
+    """``reply: {guest: MODULE, operation: OP}``: another guest answers (a nested exchange)."""
+
+    module: Path
+    operation: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +40,26 @@ class Body:
     argv: tuple[str, ...] = ()
     timeout_s: float = 10.0
     cwd: str | None = None
+    guest: GuestTarget | None = None
 
-    def produce(self, request: HostCallRequest) -> bytes:
-        """The reply bytes; an ``exec`` that fails raises HostCallError."""
+    @property
+    def per_call(self) -> bool:
+        """Made afresh for each call (the payload, a command, a guest), not fixed bytes."""
+        return self.echo or bool(self.argv) or self.guest is not None
+
+    def produce(self, request: HostCallRequest, guests: NestedRunner | None = None) -> bytes:
+        """The reply bytes; an ``exec`` or a ``guest`` that fails raises HostCallError."""
         if self.echo:
             return request.payload
         if self.argv:
             return run_exec(self.argv, request, self.timeout_s, self.cwd)
+        if self.guest is not None:
+            from ...runtime.hostcalls import HostCallError
+
+            if guests is None:
+                raise HostCallError(f"no guest runner for {self.guest.module.name}")
+            return guests.run(self.guest.module.name, self.guest.module,
+                              self.guest.operation, request.payload)
         return self.data
 
 
@@ -129,3 +154,11 @@ class StubTable:
     #: The ``tarmac:`` block (backends, grants, functions; paths resolved against
     #: the table's folder); None when the table has none.
     tarmac: TarmacOptions | None = None
+    #: A kwctl record/replay session file (``--record-host-capabilities-interactions``
+    #: format): its exchanges, replayed in order by the kubewarden preset.
+    kwctl_session: tuple[Any, ...] | None = None
+
+    @property
+    def guest_replies(self) -> bool:
+        """Whether a rule answers with another guest (the run needs a nested runner)."""
+        return any(a.body.guest is not None for rule in self.rules for a in rule.answers)

@@ -3,6 +3,8 @@
 Calls are grouped by (key, exact payload); each group becomes one rule whose
 ``replies`` repeat the answers in order and whose ``times`` pins the count, with
 ``default: fail`` so a replay that strays from the recording stops loudly.
+With the ``kwctl`` format, the Kubewarden host calls that reach the callback
+channel are written as a kwctl session file instead (:mod:`..kubewarden.record`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ class Recorder:
     :mod:`.record_file`), so a bad name is reported at once.
     """
 
-    def __init__(self, inner: HostCallHandler, path: Path, force: bool) -> None:
+    def __init__(self, inner: HostCallHandler, path: Path, force: bool,
+                 format: str = "stubs") -> None:
         self.inner = inner
         self.path = path
+        self.format = format
         self.file = RecordFile(path, overwrite=force)
         self.calls: list[tuple[HostCallRequest, HostReply]] = []
 
@@ -64,6 +68,11 @@ class Recorder:
         return {"default": "fail", "calls": rules}
 
     def write(self) -> None:
+        if self.format == "kwctl":
+            from ..kubewarden.record import session_file
+
+            self.file.write(session_file(self.calls).encode("utf-8"))
+            return
         header = (
             f"# Recorded by wapc {__version__} (--record): {len(self.calls)} host call(s).\n"
             "# Replay with: --stubs THIS_FILE\n"

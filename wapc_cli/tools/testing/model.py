@@ -75,6 +75,8 @@ class Case:
     limits: Limits
     wasi: WasiOptions
     expect: Expect
+    #: The host profile it runs under (``host:``; wapc_cli.runtime.profiles).
+    host: str = "wapc"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ...runtime.cache import ModuleCache, enabled_by_env
 from ...runtime.guest import WapcModule, read_module_file
 from ...runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
 from ...runtime.limits import needs_supervision
+from ...runtime.profiles import get_profile
 from ..stubs.host import host_setup_from_tables
 from .model import Case, CaseOutcome, HostCall, Suite
 
@@ -106,7 +107,8 @@ def run_case(
             record.parent.mkdir(parents=True, exist_ok=True)
             recorded = str(record)
         # The same host as --stubs/--preset/--record: the suite's tables, then the case's.
-        host = host_setup_from_tables(case.stubs, case.preset, record, force, engine=engine,
+        preset = case.preset or get_profile(case.host).preset  # a platform brings its own
+        host = host_setup_from_tables(case.stubs, preset, record, force, engine=engine,
                                       limits=case.limits, cache=pool.cache)
     except (WapcError, OSError) as exc:
         return CaseOutcome(engine, setup_error=f"cannot set up the host: {exc}")
@@ -129,14 +131,14 @@ def run_case(
             result = run_supervised(
                 pool.wasm(suite.module), operation=case.operation, payload=case.payload,
                 name=str(suite.module), engine=engine, limits=case.limits, wasi=wasi,
-                host_call=calls, on_log=on_log,
+                host_call=calls, on_log=on_log, profile=case.host,
             )
             response, error = result.response, result.error
             if error is not None and not isinstance(error, GuestError | GuestTrap | StubFailure):
                 return CaseOutcome(engine, setup_error=str(error))
         else:
             module = pool.module(suite.module, engine, case.limits)
-            guest = module.instantiate(calls, on_log=on_log, wasi=wasi)
+            guest = module.instantiate(calls, on_log=on_log, wasi=wasi, profile=case.host)
             response = guest.call(case.operation, case.payload)
     except (GuestError, GuestTrap, StubFailure) as exc:
         error = exc

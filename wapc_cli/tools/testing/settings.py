@@ -1,4 +1,4 @@
-"""A suite's and a case's run settings: ``timeout``, ``fuel``, ``max_memory``, ``wasi``.
+"""A suite's and a case's run settings: ``timeout``, ``fuel``, ``max_memory``, ``wasi``, ``host``.
 
 A suite sets defaults; a case overrides them key by key (``wasi``: ``args``,
 ``env`` and ``dirs`` each replace the suite's when given). Checked here as
@@ -17,10 +17,11 @@ import yaml
 
 from ...engines.base import MAX_FUEL, Limits
 from ...runtime.limits import DEFAULT_TIMEOUT_S
+from ...runtime.profiles import PROFILE_NAMES
 from ...runtime.wasi import DirGrant
 from ..stubs.source import Node, Source
 
-SETTING_KEYS = ("timeout", "fuel", "max_memory", "wasi")
+SETTING_KEYS = ("timeout", "fuel", "max_memory", "wasi", "host")
 WASI_KEYS = ("args", "env", "dirs")
 DIR_KEYS = ("host", "guest", "writable")
 #: The longest timeout accepted (30 days), as for the timeout limit of a call.
@@ -42,6 +43,8 @@ class Settings:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     dirs: tuple[DirGrant, ...] = ()
+    #: The host profile the case runs under (wapc_cli.runtime.profiles), by name.
+    host: str = "wapc"
 
     def limits(self) -> Limits:
         return Limits(max_memory_bytes=self.max_memory, fuel=self.fuel, timeout_s=self.timeout_s)
@@ -65,6 +68,14 @@ def parse_settings(
         changes["max_memory"] = _size(source, entries["max_memory"][1], f"{what}.max_memory")
     if "wasi" in entries:
         changes.update(_wasi(source, entries["wasi"][1], f"{what}.wasi"))
+    if "host" in entries:
+        node = entries["host"][1]
+        host = source.string(node, f"{what}.host")
+        if host is not None and host not in PROFILE_NAMES:
+            source.problem(node, f"{what}.host: unknown host profile '{host}' (choose from: "
+                                 f"{', '.join(PROFILE_NAMES)})")
+        elif host is not None:
+            changes["host"] = host
     return replace(defaults, **changes)
 
 

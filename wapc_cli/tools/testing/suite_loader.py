@@ -241,7 +241,7 @@ def _case(
     # The program name (argv[0] when arguments are granted) is the module's: the runner's.
     wasi = WasiOptions(args=settings.args, env=dict(settings.env), dirs=settings.dirs)
     return Case(name, index, node.start_mark.line + 1, operation, payload, tables, preset,
-                limits, wasi, expect)
+                limits, wasi, expect, host=settings.host)
 
 
 def _payload(

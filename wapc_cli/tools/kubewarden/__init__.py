@@ -1,0 +1,1 @@
+"""``--preset kubewarden``: host calls answered as a Kubewarden policy server answers them."""
