@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,6 +83,21 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 def all_engines() -> list[str]:
     """Every engine that must run here (for cross-engine comparisons)."""
     return [require_engine(name) for name in ENGINE_PARAMS]
+
+
+#: What the sandbox trees keep outside their grant (secret.txt), never to be shown.
+SANDBOX_SECRET = "host secret: do not show"
+
+
+def granted_tree(root: Path) -> Path:
+    """``root/granted/`` (hello.txt, sub/inner.txt) next to ``root/secret.txt``, for the
+    sandbox tests to add their own symlinks to; returns granted/."""
+    granted = root / "granted"
+    (granted / "sub").mkdir(parents=True)
+    (granted / "hello.txt").write_text("hello from the grant")
+    (granted / "sub" / "inner.txt").write_text("inner")
+    (root / "secret.txt").write_text(SANDBOX_SECRET)
+    return granted
 
 
 def wat(text: str) -> bytes:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 
+from stub_guests import SHORT_IMPORTS, answer_host_call, data_string
+
 #: What ``info!(LOG_DRAIN, "starting validation"; "policy" => "demo")`` sends (SDK 0.15).
 SDK_LOG_EVENT = json.dumps(
     {"column": 5, "file": "src/lib.rs", "level": "info", "line": 42,
@@ -48,10 +50,6 @@ def list_namespaced(kind: str, namespace: str, label_selector: str | None = None
                       separators=(",", ":")).encode()
 
 
-def _data(raw: bytes) -> str:
-    return "".join(f"\\{b:02x}" for b in raw)
-
-
 Call = tuple[str, str, str, "bytes | None"]
 
 
@@ -61,13 +59,13 @@ def policy_wat(calls: list[Call], respond: bytes | None = None) -> str:
     for binding, namespace, operation, payload in calls:
         names = (binding + namespace + operation).encode()
         b, n, o = len(binding.encode()), len(namespace.encode()), len(operation.encode())
-        segments.append(f'  (data (i32.const {offset}) "{_data(names)}")')
+        segments.append(f'  (data (i32.const {offset}) "{data_string(names)}")')
         start = offset
         offset += len(names)
         if payload is None:
             payload_ptr, payload_len = "(i32.const 16384)", "(local.get $len)"
         else:
-            segments.append(f'  (data (i32.const {offset}) "{_data(payload)}")')
+            segments.append(f'  (data (i32.const {offset}) "{data_string(payload)}")')
             payload_ptr, payload_len = f"(i32.const {offset})", f"(i32.const {len(payload)})"
             offset += len(payload)
         body.append(f"""
@@ -76,33 +74,14 @@ def policy_wat(calls: list[Call], respond: bytes | None = None) -> str:
                              {payload_ptr} {payload_len}))""")
     assert offset < 16384, "payloads too large for the test guest"
     if respond is not None:
-        segments.append(f'  (data (i32.const 32768) "{_data(respond)}")')
+        segments.append(f'  (data (i32.const 32768) "{data_string(respond)}")')
         finish = f"""
     (call $resp (i32.const 32768) (i32.const {len(respond)}))
     (i32.const 1)"""
     else:
-        finish = """
-    (if (i32.eqz (local.get $ok))
-      (then
-        (local.set $n (call $elen))
-        (call $eget (i32.const 65536))
-        (call $err (i32.const 65536) (local.get $n))
-        (return (i32.const 0))))
-    (local.set $n (call $rlen))
-    (call $rget (i32.const 65536))
-    (call $resp (i32.const 65536) (local.get $n))
-    (i32.const 1)"""
+        finish = answer_host_call("(local.get $ok)")
     return f"""
-(module
-  (import "wapc" "__guest_request" (func $req (param i32 i32)))
-  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
-  (import "wapc" "__guest_error" (func $err (param i32 i32)))
-  (import "wapc" "__host_call"
-    (func $hc (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wapc" "__host_response_len" (func $rlen (result i32)))
-  (import "wapc" "__host_response" (func $rget (param i32)))
-  (import "wapc" "__host_error_len" (func $elen (result i32)))
-  (import "wapc" "__host_error" (func $eget (param i32)))
+(module {SHORT_IMPORTS}
   (memory (export "memory") 4)
 {chr(10).join(segments)}
   (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)

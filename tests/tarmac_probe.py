@@ -5,7 +5,7 @@ those three names, then the host call's payload (the rest). Operation
 ``call``: the host's response bytes, or the host error as a guest error.
 Operation ``frame``: always a success, whose response is ``[ok u8][body len
 u32][body][error text]`` -- so a test sees the body AND the error of a failed
-host call, as Tarmac sends both.
+host call, as Tarmac sends both. :func:`ask` asks the preset directly, with no guest.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import struct
 from typing import Any
 
 from conftest import WAPC_IMPORTS, guest_from_wat
+
+from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
+from wapc_cli.tools.tarmac.preset import TarmacPreset
 
 PROBE_WAT = f"""
 (module
@@ -71,6 +74,14 @@ PROBE_WAT = f"""
                        (local.get $elen))
     (i32.const 0)))
 """
+
+
+def ask(preset: TarmacPreset, key: str, payload: bytes = b"") -> HostReply:
+    """The preset's own answer to host call ``binding:namespace:operation`` with ``payload``."""
+    binding, namespace, operation = key.split(":")
+    reply = preset.answer(HostCallRequest(binding, namespace, operation, payload))
+    assert reply is not None
+    return reply
 
 
 def probe_payload(key: str, payload: bytes) -> bytes:

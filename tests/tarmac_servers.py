@@ -11,12 +11,16 @@ user (``runuser``). When a server cannot start, the test FAILS under CI
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import http.server
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +41,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type[http.server.BaseHTTPRequestHandler],
+                  tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """A threaded HTTP server (HTTPS with a ``tls`` server context) on a free loopback
+    port answering with ``handler``, for the httpclient tests; yields its ``host:port``
+    and shuts it down after."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True  # a handler still writing (a slow body) never blocks the end
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def _wait(ready: Callable[[], bool], what: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import wat
@@ -70,3 +71,23 @@ def test_bad_offsets_are_usage_errors() -> None:
     assert parse_offset("0x1A8") == 0x1A8 and parse_offset("424") == 424
     assert run_cli("addr2line", str(MODULE), "-1").returncode == 2
     assert run_cli("addr2line", "/nonexistent.wasm", "1").returncode == 2
+
+
+def test_garbage_dwarf_is_a_note_not_a_crash(tmp_path: Path) -> None:
+    from wasmcloud_actors import custom_section
+
+    data = wat('(module (func $named (export "f") nop nop) (memory (export "memory") 1))')
+    junk = bytes(range(7, 250)) * 2
+    for name in (".debug_info", ".debug_abbrev", ".debug_line"):
+        data += custom_section(name, junk)
+    module = tmp_path / "junk.wasm"
+    module.write_bytes(data)
+    done = run_cli("addr2line", str(module), "0", "--json")
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.decode()
+    assert err.count("\n") == 1 and "DWARF cannot be read" in err and "malformed DWARF (" in err
+    assert json.loads(done.stdout)["dwarf_problem"].startswith("malformed DWARF (")
+    clean = tmp_path / "clean.wasm"
+    clean.write_bytes(wat('(module (func (export "f") nop))'))
+    quiet = run_cli("addr2line", str(clean), "0", "--json")
+    assert quiet.stderr == b"" and json.loads(quiet.stdout)["dwarf_problem"] is None

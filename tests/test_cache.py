@@ -98,40 +98,8 @@ def test_compile_module_hits_after_the_first_compile(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*.bin"))) == 2
 
 
-def test_a_corrupt_artifact_is_never_deserialized(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = ModuleCache(tmp_path)
-    runtime = get_engine("wasmtime")
-    compile_module(runtime, wasm(), Limits(), cache)
-    (entry,) = tmp_path.glob("*.bin")
-    data = bytearray(entry.read_bytes())
-    data[-100] ^= 0xFF  # inside the machine code
-    entry.write_bytes(bytes(data))
-
-    def refuse(*args: Any) -> Any:
-        raise AssertionError("deserialize reached with an unverified artifact")
-
-    monkeypatch.setattr(type(runtime), "deserialize", refuse)
-    result = compile_module(runtime, wasm(), Limits(), cache)
-    assert not result.cache_hit
-    module = WapcModule(result.compiled, "<wat>", Limits(), 0.0)
-    assert module.instantiate().call("echo", b"fresh") == b"fresh"
-    monkeypatch.undo()
-    assert compile_module(runtime, wasm(), Limits(), cache).cache_hit  # rewritten, valid
-
-
-def test_an_entry_the_engine_refuses_falls_back_to_compiling(tmp_path: Path) -> None:
-    """Checksum-valid bytes that are not an artifact of this engine: recompiled, not a crash."""
-    cache = ModuleCache(tmp_path)
-    runtime = get_engine("wasmtime")
-    data = wasm()
-    k = CacheKey(hashlib.sha256(data).hexdigest(), runtime.name, runtime.version,
-                 runtime.code_config(Limits()))  # type: ignore[attr-defined]
-    cache.store(k, b"not machine code at all")
-    result = compile_module(runtime, data, Limits(), cache)
-    assert not result.cache_hit
-    assert compile_module(runtime, data, Limits(), cache).cache_hit
+# A corrupt artifact (never deserialized) and verified bytes the engine refuses
+# (recompiled): tests/test_cache_engines.py, on every engine, wasmtime included.
 
 
 def test_modules_do_not_share_entries(tmp_path: Path) -> None:

@@ -118,6 +118,9 @@ def commands(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                     (1, b"o3\n")]),
         "trap": command_wat([(1, b"before the trap\n")], body="unreachable"),
         "spin": command_wat([(1, b"spinning\n")], body="(loop $l (br $l))"),
+        # 1 MiB of zeros to stdout, again and again
+        "flood": command_wat([], body="(loop $l (call $out (i32.const 1) (i32.const 65536) "
+                                      "(i32.const 1048576)) (br $l))"),
         "args": SHOW_ARGS_AND_ENV,
         "cat": CAT,
         "not_a_command": '(module (memory (export "memory") 1) (func (export "main")))',
@@ -136,6 +139,15 @@ def commands(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ).replace("(memory (export \"memory\") 40)",
               '(memory (export "memory") 40) (data (i32.const 65536) "'
               + "".join(f"\\{b:02x}" for b in big) + '")')
+    # "sleeping" on stdout, then a 60 s poll_oneoff sleep (a relative monotonic clock)
+    sleep_wat = command_wat([(1, b"sleeping\n")], body=(
+        "(i64.store (i32.const 2072) (i64.const 60000000000))"
+        "(i32.store (i32.const 2064) (i32.const 1))"
+        "(drop (call $poll (i32.const 2048) (i32.const 4096) (i32.const 1) (i32.const 4200)))"
+    )).replace('(memory (export "memory")', f'(import "{WASI}" "poll_oneoff" '
+               '(func $poll (param i32 i32 i32 i32) (result i32))) (memory (export "memory")')
+    paths["sleep"] = folder / "sleep.wasm"
+    paths["sleep"].write_bytes(wat(sleep_wat))
     paths["big"] = folder / "big.wasm"
     paths["big"].write_bytes(wat(big_wat))
     paths["big_expected"] = folder / "big.out"
@@ -389,4 +401,75 @@ def test_ctrl_c_stops_a_command(commands: dict[str, Path], engine_name: str) -> 
     assert process.stdout.readline() == b"spinning\n"  # it is running the guest now
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
+    assert (process.returncode, out, err) == (130, b"", b"wapc: error: interrupted\n")
+
+
+def test_ctrl_c_stops_a_command_whose_reader_does_not_read(
+    commands: dict[str, Path], engine_name: str
+) -> None:
+    """`wapc run flood.wasm | sleep 60`: the pipe is full, the write waits, Ctrl-C still ends
+    the run at once (a blocked write is retried after the signal handler: never seen)."""
+    import array
+    import fcntl
+    import signal
+    import termios
+
+    F_GETPIPE_SZ = 1032  # Linux's fcntl: a pipe's capacity
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wapc_cli", "run", "-e", engine_name, "--timeout", "600",
+         str(commands["flood"])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    # Nothing is ever read: wait until the pipe is full (wapc's write then waits).
+    capacity = fcntl.fcntl(process.stdout.fileno(), F_GETPIPE_SZ)
+    held = array.array("i", [0])
+    deadline = time.monotonic() + 120
+    while held[0] < capacity:
+        assert time.monotonic() < deadline and process.poll() is None, "it never wrote"
+        time.sleep(0.05)
+        fcntl.ioctl(process.stdout.fileno(), termios.FIONREAD, held)
+    process.send_signal(signal.SIGINT)
+    try:
+        returncode = process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.stdout.close()
+    assert returncode == 130
+    assert process.stderr.read() == b"wapc: error: interrupted\n"
+
+
+def test_with_stdout_closed(commands: dict[str, Path], engine_name: str) -> None:
+    """`wapc run ... >&-`: a guest that writes nothing there still exits with its status;
+    one that writes gets the documented "cannot write to standard output" (74)."""
+    def closed_stdout(name: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "wapc_cli", "run", "-e", engine_name, str(commands[name])],
+            stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1), timeout=120,
+        )
+
+    quiet = closed_stdout("exit263")
+    assert (quiet.returncode, quiet.stderr) == (7, b"")
+    loud = closed_stdout("exit7")
+    assert loud.returncode == 74
+    assert loud.stderr == b"wapc: error: cannot write to standard output: Bad file descriptor\n"
+
+
+def test_ctrl_c_ends_a_sleep_under_a_timeout(commands: dict[str, Path], engine_name: str) -> None:
+    """SIGINT during a poll_oneoff sleep with a timeout set (wasmer: the supervised child)
+    ends the run at once with 'interrupted', exit 130, long before the sleep or the limit."""
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wapc_cli", "run", "-e", engine_name, "--timeout", "600",
+         str(commands["sleep"])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"sleeping\n"  # it is in (or entering) the sleep
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)  # the sleep itself is 60 s
     assert (process.returncode, out, err) == (130, b"", b"wapc: error: interrupted\n")

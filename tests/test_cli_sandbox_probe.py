@@ -16,12 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SANDBOX_SECRET, granted_tree
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
 
 PROBE = Path(__file__).resolve().parent.parent / "sample_guests" / "build" / "c_fs_probe.wasm"
-SECRET = "host secret: do not show"
+SECRET = SANDBOX_SECRET
 
 DENIED = "Operation not permitted"  # EPERM: a path that leads out of its grant
 READ_ONLY = "Read-only file system"  # EROFS: a change in a read-only grant
@@ -31,11 +32,7 @@ NO_GRANT = "Capabilities insufficient"  # ENOTCAPABLE: under no grant at all
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """granted/ next to secret.txt, with symlinks out (absolute and relative) and in."""
-    granted = tmp_path / "granted"
-    (granted / "sub").mkdir(parents=True)
-    (granted / "hello.txt").write_text("hello from the grant")
-    (granted / "sub" / "inner.txt").write_text("inner")
-    (tmp_path / "secret.txt").write_text(SECRET)
+    granted = granted_tree(tmp_path)
     (granted / "escape_abs").symlink_to(tmp_path / "secret.txt")
     (granted / "escape_rel").symlink_to("../secret.txt")
     (granted / "inside").symlink_to("hello.txt")

@@ -102,3 +102,21 @@ def test_not_a_guest_is_reported_once(tmp_path: Path, engine_name: str) -> None:
     done = wapc("compat", str(module), "echo", "-e", engine_name)
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_kubernetes_context_answers_every_profiles_policy(tmp_path: Path) -> None:
+    """`--k8s-context` reaches each run's host (the kubewarden preset) as in `wapc call`."""
+    import wasmtime
+    from kubewarden_guests import get_resource, policy_wat
+
+    policy = tmp_path / "policy.wasm"
+    policy.write_bytes(wasmtime.wat2wasm(policy_wat(
+        [("kubewarden", "kubernetes", "get_resource", get_resource("Namespace", "default"))])))
+    context = tmp_path / "cluster.yaml"
+    context.write_text("- {apiVersion: v1, kind: Namespace, metadata: {name: default}}\n")
+    result = CliRunner().invoke(app, ["compat", str(policy), "validate", "--json", "-e",
+                                      AVAILABLE_ENGINES[0], "--k8s-context", str(context),
+                                      "--host", "kubewarden", "--host", "wapc-rs"])
+    assert result.exit_code == 0, result.stderr
+    runs = json.loads(result.stdout)["results"]
+    assert [r["outcome"] for r in runs] == ["ok", "ok"]

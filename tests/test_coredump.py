@@ -109,3 +109,31 @@ def test_coredump_round_trip_and_missing_memory() -> None:
     empty = read_coredump(write_coredump(dump._replace(memory=None)))
     assert empty.memory is None and empty.read(0, 1) is None
     assert parse_module(write_coredump(dump._replace(memory=None))).memories == ()
+
+
+def test_core_show_says_once_what_is_wrong(tmp_path: Path) -> None:
+    not_core = invoke("core", "show", str(MODULE))
+    assert not_core.exit_code == 2
+    assert not_core.stderr.count("not a WebAssembly coredump") == 1, not_core.stderr
+    assert "no 'core' section" in not_core.stderr
+    assert run_cli("call", str(MODULE), "check", "--core", str(tmp_path)).returncode == 3
+    other = tmp_path / "other.wasm"
+    other.write_bytes(MODULE.read_bytes())
+    shown = run_cli("core", "show", str(tmp_path / CORE), "--module", str(other))
+    assert shown.returncode == 0
+    assert "the coredump is of 'dwarf_trap.wasm', not 'other.wasm'" in shown.stderr.decode()
+    same = run_cli("core", "show", str(tmp_path / CORE), "--module", str(MODULE))
+    assert same.returncode == 0 and same.stderr == b""
+
+
+def test_core_show_of_a_dump_without_memory_or_frames(tmp_path: Path) -> None:
+    """What a wasmer guest killed at its timeout leaves: no frames, no memory."""
+    core = tmp_path / "g.op.core.wasm"
+    core.write_bytes(write_coredump(CoreDump("g.wasm", ("g.wasm",), (), None)))
+    (tmp_path / "g.op.json").write_text(json.dumps(
+        {"guest_request": {"op_ptr": 32, "ptr": 1024, "op_len": 2, "payload_len": 0}}))
+    result = invoke("core", "show", str(core))
+    assert result.exit_code == 0, result.stderr
+    assert "(none recorded)" in result.stdout
+    assert result.stdout.count("(the coredump holds no memory)") == 2
+    assert "outside the dumped memory" not in result.stdout

@@ -194,3 +194,23 @@ def test_a_module_without_dwarf_never_loads_pyelftools() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert done.stdout.strip() == b"ok", done.stderr
+
+
+MANGLED_TRAP = """
+(module
+  (memory (export "memory") 1)
+  (func $_ZN4core9panicking5panic17h0123456789abcdefE unreachable)
+  (func (export "__guest_call") (param i32 i32) (result i32)
+    call $_ZN4core9panicking5panic17h0123456789abcdefE
+    i32.const 1))
+"""
+
+
+def test_rust_names_read_the_same_on_every_engine(engine_name: str) -> None:
+    """wasmer names a frame demangled but with its hash; wasmtime without: ours has none."""
+    guest = WapcModule.from_bytes(wat(MANGLED_TRAP), engine=engine_name).instantiate()
+    with pytest.raises(GuestTrap) as caught:
+        guest.call("op", b"")
+    assert caught.value.frames[0].function == "core::panicking::panic"
+    assert demangle("core::panicking::panic::h0123456789abcdef") == "core::panicking::panic"
+    assert demangle("plain_h0123456789abcdef") == "plain_h0123456789abcdef"

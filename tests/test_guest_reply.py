@@ -121,10 +121,12 @@ def test_recording_keeps_the_callees_answer(folder: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize("reply, problem", [
     ("{guest: echo.wasm}", "needs 'operation'"),
     ("{guest: missing.wasm, operation: x}", "no such module"),
+    ("{guest: a_folder.wasm, operation: x}", "not a file"),  # it exists: not "no such"
     ("{text: hi, operation: x}", "'operation' goes with 'guest' only"),
     ("{guest: echo.wasm, operation: ''}", "must not be empty"),
 ])
 def test_loader_problems(folder: Path, tmp_path: Path, reply: str, problem: str) -> None:
+    (folder / "a_folder.wasm").mkdir(exist_ok=True)
     table = folder / "bad-reply.yaml"
     table.write_text(f"calls:\n  - match: a:b:c\n    reply: {reply}\n")
     with pytest.raises(StubTableError) as caught:
@@ -139,3 +141,22 @@ def test_as_a_real_process(folder: Path) -> None:
         capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"over the wire"
+
+
+def test_the_callee_runs_under_the_callers_host_profile(
+    folder: Path, tmp_path: Path, engine_name: str
+) -> None:
+    """A callee that registers in ``_initialize`` answers under wapc-go (which calls it)
+    and fails under wapc-rs (which does not), as the caller's own guest would."""
+    from profile_guests import REACTOR_ERROR, REACTOR_WAT
+
+    build(tmp_path / "reactor.wasm", REACTOR_WAT)
+    build(tmp_path / "caller.wasm", host_call_wat("actor", "other", "Echo.Say"))
+    (tmp_path / "reactor.yaml").write_text(
+        "calls:\n  - match: actor:other:Echo.Say\n"
+        "    reply: {guest: reactor.wasm, operation: Echo.Say}\n")
+    base = ("call", str(tmp_path / "caller.wasm"), "x", "-p", "hi", "-e", engine_name,
+            "--stubs", str(tmp_path / "reactor.yaml"))
+    assert run(*base, "--host", "wapc-go")[:2] == (0, "hi")
+    code, _, err = run(*base, "--host", "wapc-rs")
+    assert code == 1 and REACTOR_ERROR in err, err

@@ -200,6 +200,20 @@ def test_wasi_imports_are_a_need_not_an_error() -> None:
     assert any(n == "WASI: 2 function(s) from `wasi_snapshot_preview1`" for n in report.sdk.needs)
 
 
+def test_the_wasi_note_knows_each_module_and_each_type() -> None:
+    """As the host answers: wasi_unstable has no sock_accept (ENOSYS), and a WASI name
+    imported with another type traps when called."""
+    report = report_of(f"""(module {_REQ_RESP}
+        (import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))
+        (import "wasi_unstable" "sock_accept" (func (param i32 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32) (result i32)))
+        (memory (export "memory") 1) {_GUEST_CALL})""")
+    enosys = [n for n in report.notes if "ENOSYS" in n]
+    assert len(enosys) == 1 and "wasi_unstable.sock_accept" in enosys[0], report.notes
+    mistyped = [n for n in report.notes if "WASI defines" in n]
+    assert len(mistyped) == 1 and "fd_write" in mistyped[0] and "traps" in mistyped[0]
+
+
 def test_warnings() -> None:
     report = report_of(f"""(module
         (memory (export "memory") 1 4) {_GUEST_CALL}

@@ -23,6 +23,7 @@ from wapc_cli.cli.app import app
 from wapc_cli.errors import NotWasmError
 from wapc_cli.tools.inspect import inspect_module
 from wapc_cli.wasm.parse import WasmParseError, parse_module
+from wapc_cli.wasm.reader import encode_uleb
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_guests"
 HEADER = b"\0asm\x01\0\0\0"
@@ -180,15 +181,15 @@ def test_large_hostile_module_stays_fast() -> None:
         for m in (f"m{i}".encode() for i in range(count))
     )
     exports = b"".join(
-        bytes([len(n)]) + n + b"\x00" + _leb(i)
+        bytes([len(n)]) + n + b"\x00" + encode_uleb(i)
         for i, n in enumerate(f"e{i}".encode() for i in range(count))
     )
     types = b"\x01\x60\x00\x00"
     data = (
         HEADER
         + _section(1, types)
-        + _section(2, _leb(count) + imports)
-        + _section(7, _leb(count) + exports)
+        + _section(2, encode_uleb(count) + imports)
+        + _section(7, encode_uleb(count) + exports)
     )
     started = time.perf_counter()
     report = inspect_module(data, "big.wasm")
@@ -204,17 +205,8 @@ def test_large_hostile_module_stays_fast() -> None:
     assert len(result.stdout.splitlines()) < 500  # the text report caps its lists
 
 
-def _leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _section(section_id: int, payload: bytes) -> bytes:
-    return bytes([section_id]) + _leb(len(payload)) + payload
+    return bytes([section_id]) + encode_uleb(len(payload)) + payload
 
 
 _engine = wasmtime.Engine()

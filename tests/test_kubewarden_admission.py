@@ -147,6 +147,21 @@ def test_usage_mistakes_are_one_line(files: Path, args: list[str], message: str 
     assert code == 2 and "admission request is not JSON" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("args", [["--preset", "tarmac"], ["--host", "tarmac"]])
+def test_kubewarden_inputs_with_another_preset_are_a_usage_error(
+    files: Path, args: list[str]
+) -> None:
+    """Not silently answered by the Tarmac preset (no verdict, the context never read)."""
+    code, _, err = run("call", str(files / "reject.wasm"), "validate",
+                       "--admission-request", str(files / "review.json"), *args)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--admission-request is for the kubewarden preset" in err
+    (files / "ctx.yaml").write_text("[]\n")
+    code, _, err = run("call", str(files / "reject.wasm"), "validate", "-p", "{}",
+                       "--k8s-context", str(files / "ctx.yaml"), *args)
+    assert code == 2 and "--k8s-context is for the kubewarden preset" in err, err
+
+
 def test_as_a_real_process(files: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "wapc_cli", "call", str(files / "reject.wasm"), "validate",

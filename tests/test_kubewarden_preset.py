@@ -210,6 +210,11 @@ def test_selectors_refuse_what_the_api_server_refuses() -> None:
         label_selector("=x")
     with pytest.raises(SelectorError):
         field_selector("metadata.name")
+    for refused in ("env=prod,", "env=prod,,app=x", "env=prod=x", "env notin ()",
+                    "env in (a b)"):  # as labels.Parse refuses them
+        with pytest.raises(SelectorError):
+            label_selector(refused)
+    assert label_selector("  ")({"metadata": {}})  # an empty selector matches everything
     match = label_selector("!gone,env notin (prod)")
     assert match({"metadata": {"labels": {"env": "dev"}}})
     assert match({"metadata": {}})
@@ -223,6 +228,11 @@ def test_a_bad_context_file_is_one_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "needs apiVersion, kind and metadata.name" in result.stderr
     assert "Traceback" not in result.stderr
+    path.write_text("[1, 2, 3]\n")  # three problems: the first, and how many more
+    result = CliRunner().invoke(app, ["call", str(path), "x", "--k8s-context", str(path)])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "(and 2 more problems)" in result.stderr
+    assert "stubs check" not in result.stderr  # it checks stub tables, not contexts
 
 
 # -- the CLI, on every engine ------------------------------------------------------------
@@ -318,3 +328,18 @@ def test_the_policys_metadata_grants_its_allow_list(tmp_path: Path, context_file
     code, _, err = run("call", str(annotated), "validate", "--k8s-context", str(context_file),
                        "-p", pod)
     assert code == 0, err  # the file's own allow: wins
+
+
+def test_a_large_json_context_is_read_as_json(tmp_path: Path) -> None:
+    """`kubectl get -o json` of a big cluster: more values than the YAML reader's bound
+    (it would also take ~40 s for 30 MB); JSON is read as JSON, within the byte limit."""
+    from wapc_cli.tools.stubs.bounded_yaml import MAX_NODES
+
+    count = MAX_NODES // 5 + 1000  # apiVersion, kind, metadata, name, labels, env: > MAX_NODES
+    items = [{"apiVersion": "v1", "kind": "Namespace",
+              "metadata": {"name": f"n{i}", "labels": {"env": "prod"}}} for i in range(count)]
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    preset = KubewardenPreset(load_context(path))
+    body, error = call(preset, "kubernetes", "get_resource", get_resource("Namespace", "n7"))
+    assert error is None and body["metadata"]["name"] == "n7"

@@ -17,9 +17,8 @@ from typer.testing import CliRunner
 from wapc_cli.cli.app import app
 from wapc_cli.tools.stubs.loader import load_stub_file
 
-# Verbatim from kwctl's tests/data/host-capabilities-sessions/
-# context-aware-demo-namespace-not-found.yml (as docs/hosts.md quotes it).
-NOT_FOUND_SESSION = """\
+# The exchange's head for get_resource("Namespace", "test-policy"), as kwctl records it.
+GET_NAMESPACE_EXCHANGE = """\
 - type: Exchange
   request: |
     !KubernetesGetResource
@@ -28,6 +27,11 @@ NOT_FOUND_SESSION = """\
     name: test-policy
     namespace: null
     disable_cache: false
+"""
+
+# Head and response together: verbatim kwctl's tests/data/host-capabilities-sessions/
+# context-aware-demo-namespace-not-found.yml (as docs/hosts.md quotes it).
+NOT_FOUND_SESSION = GET_NAMESPACE_EXCHANGE + """\
   response:
     type: Error
     message: Cannot find v1/Namespace named 'test-policy' inside of namespace 'None'
@@ -35,15 +39,7 @@ NOT_FOUND_SESSION = """\
 
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace",
              "metadata": {"name": "test-policy", "labels": {"owner": "team-a"}}}
-TWO_CALLS_SESSION = f"""\
-- type: Exchange
-  request: |
-    !KubernetesGetResource
-    api_version: v1
-    kind: Namespace
-    name: test-policy
-    namespace: null
-    disable_cache: false
+TWO_CALLS_SESSION = GET_NAMESPACE_EXCHANGE + f"""\
   response:
     type: Success
     payload: '{json.dumps(NAMESPACE, separators=(",", ":"))}'
@@ -193,3 +189,13 @@ def test_bad_session_files_name_the_place(folder: Path) -> None:
     code, _, err = run("call", str(folder / "get.wasm"), "validate", "--record",
                        str(folder / "x.yml"), "--record-format", "json")
     assert code == 2 and "--record-format: expected stubs or kwctl" in err
+
+
+def test_an_unknown_request_variant_is_refused_at_load(folder: Path) -> None:
+    """kwctl (serde_yaml) cannot read a tag that is no CallbackRequestType variant."""
+    bad = folder / "unknown_variant.yml"
+    bad.write_text("- type: Exchange\n  request: \"!KubernetesGetResources\\nkind: x\\n\"\n"
+                   "  response: {type: Success, payload: ''}\n")
+    code, _, err = run("call", str(folder / "get.wasm"), "validate", "--stubs", str(bad))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "unknown_variant.yml:2:" in err and "unknown variant `KubernetesGetResources`" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import module_from_wat
+from conftest import WAPC_IMPORTS, module_from_wat
 from profile_guests import (
     ABORT_WAT,
     CARRY_WAT,
@@ -104,7 +104,7 @@ def test_exit_zero_in_start(engine_name: str) -> None:
         with pytest.raises(GuestTrap, match=r"module closed with exit_code\(0\)"):
             closed.call("echo", b"a")
     # @wapc/host's WASI stub has no proc_exit: linking fails
-    with pytest.raises(GuestTrap, match=r"Import 'wasi_snapshot_preview1' 'proc_exit'"):
+    with pytest.raises(GuestTrap, match=r'Import #0 "wasi_snapshot_preview1" "proc_exit"'):
         module.instantiate(profile="wapc-js")
 
 
@@ -176,8 +176,8 @@ def test_deviation_is_marked_on_the_host_call_step(engine_name: str) -> None:
 def test_env_abort(engine_name: str) -> None:
     module = module_from_wat(ABORT_WAT, engine_name)
     assert module.instantiate(profile="wapc").call("echo") == b"ok"
-    for profile in ("wapc-rs", "wapc-js"):
-        with pytest.raises(GuestTrap, match=r"env.*abort") as caught:
+    for profile, text in (("wapc-rs", r"env.*abort"), ("wapc-js", r'"env": module is not')):
+        with pytest.raises(GuestTrap, match=text) as caught:
             module.instantiate(profile=profile)
         assert caught.value.phase == "instantiation"
     with pytest.raises(GuestTrap, match=r"abort: abort at \?:1:2"):
@@ -333,3 +333,87 @@ def test_suite_schema_names_every_profile() -> None:
     schema = json.loads(resources.files("wapc_cli").joinpath(
         "schemas/suite.schema.json").read_text("utf-8"))
     assert tuple(schema["$defs"]["host"]["enum"]) == tuple(PROFILES)
+
+
+def test_an_empty_guest_error_is_no_error_in_wapc_go(engine_name: str) -> None:
+    """wapc-go checks `ic.guestErr != ""`: an error of length 0 does not win (wazero.go)."""
+    empty_error = result_wat(response=True, error=True, returns=1).replace(
+        "(call $guest_error (i32.const 48) (i32.const 10))",
+        "(call $guest_error (i32.const 48) (i32.const 0))")
+    assert outcome(empty_error, engine_name, "wapc-go") == b"response"
+    failed = empty_error.replace("(i32.const 1)))", "(i32.const 0)))")
+    assert outcome(failed, engine_name, "wapc-go") == (
+        "GuestError", 'call to "op" was unsuccessful')
+
+
+def test_wapc_js_link_errors_read_as_webassembly_instantiate_words(engine_name: str) -> None:
+    """@wapc/host links with WebAssembly.instantiate(source, imports) and prefixes the
+    rejection with `Invalid wasm binary: ` (wapc-host.ts, errors.ts); it has no `env`."""
+    module = module_from_wat(ABORT_WAT, engine_name)
+    with pytest.raises(GuestTrap) as caught:
+        module.instantiate(profile="wapc-js")
+    index = next(i for i, d in enumerate(module.compiled.imports) if d.module == "env")
+    assert caught.value.message == (
+        f'Invalid wasm binary: WebAssembly.instantiate(): Import #{index} "env": module is '
+        "not an object or function")
+    reactor = read_module_file(C_REACTOR)
+    with pytest.raises(GuestTrap, match=r'^Invalid wasm binary: WebAssembly\.instantiate\(\): '
+                       r'Import #\d+ "wasi_snapshot_preview1" "fd_\w+": function import '
+                       r"requires a callable"):
+        WapcModule.from_bytes(reactor, engine=engine_name).instantiate(profile="wapc-js")
+
+
+def test_wapc_go_link_errors_are_wazeros(engine_name: str) -> None:
+    """wapc-go's Instantiate returns wazero's resolveImports error as it is: `env` exists
+    (AssemblyScript's functions) but has no `__console_log`; there is no `wasi_unstable`."""
+    console = """(module (import "env" "__console_log" (func (param i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "__guest_call") (param i32 i32) (result i32) (i32.const 1)))"""
+    with pytest.raises(GuestTrap) as caught:
+        module_from_wat(console, engine_name).instantiate(profile="wapc-go")
+    assert caught.value.message == '"__console_log" is not exported in module "env"'
+    unstable = console.replace('"env" "__console_log" (func (param i32 i32))',
+                               '"wasi_unstable" "fd_write" (func (param i32 i32 i32 i32) '
+                               "(result i32))")
+    with pytest.raises(GuestTrap) as caught:
+        module_from_wat(unstable, engine_name).instantiate(profile="wapc-go")
+    assert caught.value.message == "module[wasi_unstable] not instantiated"
+
+
+NOT_UTF8_WAT = f"""(module {WAPC_IMPORTS}
+  (memory (export "memory") 1)
+  (data (i32.const 0) "b\\ffop") (data (i32.const 16) "\\ff\\fehi")
+  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+    (if (i32.eq (local.get $op_len) (i32.const 3))  ;; "log"
+      (then (call $console_log (i32.const 16) (i32.const 4))))
+    (if (i32.eq (local.get $op_len) (i32.const 4))  ;; "call": namespace "\\ff"
+      (then (drop (call $host_call (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 1)
+                                   (i32.const 2) (i32.const 2) (i32.const 0) (i32.const 0)))))
+    (if (i32.eq (local.get $op_len) (i32.const 5))  ;; "error"
+      (then (call $guest_error (i32.const 1) (i32.const 2)) (return (i32.const 0))))
+    (call $guest_response (i32.const 18) (i32.const 2))
+    (i32.const 1)))"""
+
+
+@pytest.mark.parametrize(("operation", "text"), [
+    ("log", "console_log: cannot convert message to UTF8: Utf8Error { valid_up_to: 0, "
+            "error_len: Some(1) }"),
+    ("call", "host_call: cannot convert ns to UTF8: Utf8Error { valid_up_to: 0, "
+             "error_len: Some(1) }"),
+    ("error", "guest_error_func: cannot convert message to UTF8: FromUtf8Error { bytes: "
+              "[255, 111], error: Utf8Error { valid_up_to: 0, error_len: Some(1) } }"),
+])
+def test_wapc_rs_traps_on_guest_text_that_is_not_utf8(
+    engine_name: str, operation: str, text: str
+) -> None:
+    """wapc-rs's imports convert with `std::str::from_utf8(..)?` (callbacks.rs:49-75)."""
+    module = module_from_wat(NOT_UTF8_WAT, engine_name)
+    for profile in ("wapc", "wapc-go", "wapc-js"):  # they replace or keep the bytes
+        try:
+            module.instantiate(profile=profile).call(operation)
+        except GuestError:
+            assert operation in ("call", "error")  # no handler / the guest's own error
+    for profile in ("wapc-rs", "kubewarden", "wasmcloud"):
+        with pytest.raises(GuestTrap) as caught:
+            module.instantiate(profile=profile).call(operation)
+        assert caught.value.message == f"Guest call failure: {text}"

@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import guest_from_wat
+from conftest import SANDBOX_SECRET, granted_tree, guest_from_wat
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
@@ -21,17 +21,13 @@ from wapc_cli.runtime.wasi import IMPLEMENTED_WASI_FUNCTIONS, WASI_TABLE, WasiHo
 from wapc_cli.runtime.wasi_errno import ENOSYS
 
 SANDBOX = Path(__file__).resolve().parent.parent / "sample_guests" / "build" / "c_sandbox.wasm"
-SECRET = "host secret: do not show"
+SECRET = SANDBOX_SECRET
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """granted/ (what the guest may see) next to secret.txt (what it must not)."""
-    granted = tmp_path / "granted"
-    (granted / "sub").mkdir(parents=True)
-    (granted / "hello.txt").write_text("hello from the grant")
-    (granted / "sub" / "inner.txt").write_text("inner")
-    (tmp_path / "secret.txt").write_text(SECRET)
+    granted = granted_tree(tmp_path)
     (granted / "escape").symlink_to(tmp_path / "secret.txt")
     (granted / "inside").symlink_to(granted / "hello.txt")
     return tmp_path

@@ -6,20 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from tarmac_probe import Probe
+from tarmac_probe import Probe, ask
 
 from wapc_cli.errors import UsageError
-from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
+from wapc_cli.runtime.hostcalls import HostReply
 from wapc_cli.tools.tarmac import messages
 from wapc_cli.tools.tarmac.options import TarmacOptions
 from wapc_cli.tools.tarmac.preset import TarmacPreset
-
-
-def ask(preset: TarmacPreset, key: str, payload: bytes = b"") -> HostReply:
-    binding, namespace, operation = key.split(":")
-    reply = preset.answer(HostCallRequest(binding, namespace, operation, payload))
-    assert reply is not None
-    return reply
 
 
 def proto(name: str, **fields: object) -> bytes:

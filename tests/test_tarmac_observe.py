@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tarmac_probe import Probe
+from tarmac_probe import Probe, ask
 
 from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
 from wapc_cli.tools.tarmac import messages
@@ -13,13 +13,6 @@ from wapc_cli.tools.tarmac.observe import LOG_LEVELS, MAX_LOG_LINES
 from wapc_cli.tools.tarmac.preset import TarmacPreset
 
 OK = HostReply(b"", None, "preset:tarmac")
-
-
-def ask(preset: TarmacPreset, key: str, payload: bytes = b"") -> HostReply:
-    binding, namespace, operation = key.split(":")
-    reply = preset.answer(HostCallRequest(binding, namespace, operation, payload))
-    assert reply is not None
-    return reply
 
 
 def proto(message_type: str, **fields: object) -> bytes:

@@ -41,7 +41,12 @@ def test_provenance_names_every_vendored_file() -> None:
     (b"\n\x03abc", True),
     (b'{"key":"abc"}', False),  # '{' is field 15, start-group, never closed
     (b" {}", False),
-    (b"\n\x02\xff\xfe", False),  # a proto3 string must be UTF-8
+    # Tarmac's UnmarshalVT (vtprotobuf) does not check UTF-8, so this is protobuf there too
+    (b"\n\x02\xff\xfe", True),
+    (b"\r\x00\x00\x00\x00", False),  # field 1 (key) with the 32-bit wire type: an error
+    (b"{$", True),  # an unknown group closed by another field's end-group tag: vtprotobuf's Skip
+    (b"\x10\x01", True),  # an unknown varint field (2)
+    (b"\x00\x01", False),  # field number 0
     (b"\n\x05ab", False),  # truncated
 ])
 def test_wire_form_detection_is_a_parse_attempt(payload: bytes, is_proto: bool) -> None:

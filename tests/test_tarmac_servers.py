@@ -13,21 +13,13 @@ import os
 import time
 
 import pytest
-from tarmac_probe import Probe
+from tarmac_probe import Probe, ask
 from tarmac_servers import mysql_dsn, postgres_dsn, redis_url  # noqa: F401 (fixtures)
 
 from wapc_cli.runtime import budget
-from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
 from wapc_cli.tools.tarmac import messages
 from wapc_cli.tools.tarmac.options import TarmacOptions
 from wapc_cli.tools.tarmac.preset import TarmacPreset
-
-
-def ask(preset: TarmacPreset, key: str, payload: bytes = b"") -> HostReply:
-    binding, namespace, operation = key.split(":")
-    reply = preset.answer(HostCallRequest(binding, namespace, operation, payload))
-    assert reply is not None
-    return reply
 
 
 def json_query(sql: bytes) -> bytes:

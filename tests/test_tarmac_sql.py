@@ -12,24 +12,17 @@ import math
 from pathlib import Path
 
 import pytest
-from tarmac_probe import Probe
+from tarmac_probe import Probe, ask
 
 from wapc_cli.errors import UsageError
 from wapc_cli.runtime import budget
-from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
+from wapc_cli.runtime.hostcalls import HostReply
 from wapc_cli.tools.tarmac import messages
 from wapc_cli.tools.tarmac.options import TarmacOptions
 from wapc_cli.tools.tarmac.preset import TarmacPreset
 
 CREATE = (b"CREATE TABLE IF NOT EXISTS wasmguest ( id int NOT NULL, name varchar(255), "
           b"PRIMARY KEY (id) );")
-
-
-def ask(preset: TarmacPreset, key: str, payload: bytes = b"") -> HostReply:
-    binding, namespace, operation = key.split(":")
-    reply = preset.answer(HostCallRequest(binding, namespace, operation, payload))
-    assert reply is not None
-    return reply
 
 
 def json_query(sql: bytes) -> bytes:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 
 import pytest
 from tarmac_probe import Probe
+from tarmac_servers import loopback_http
 
 from wapc_cli.runtime.hostcalls import HostCallRequest, HostReply
 from wapc_cli.tools.tarmac import messages
@@ -39,14 +39,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback_http(Handler) as address:
+        yield address
 
 
 def ask(preset: TarmacPreset, payload: bytes) -> HostReply:

@@ -53,3 +53,48 @@ def test_export_refuses_an_existing_file(tmp_path: Path) -> None:
     result = invoke("trace", str(MODULE), "check", "-p", "1", "--export", str(out))
     assert result.exit_code == 2 and "exists" in result.stderr
     assert out.read_text() == "keep"
+
+
+def _nests(spans: list[dict[str, Any]]) -> None:
+    """Every two spans are disjoint or one holds the other (what Perfetto needs on one track)."""
+    for a in spans:
+        for b in spans:
+            a_end, b_end = a["ts"] + a["dur"], b["ts"] + b["dur"]
+            disjoint = a_end <= b["ts"] or b_end <= a["ts"]
+            holds = (a["ts"] <= b["ts"] and b_end <= a_end) or (
+                b["ts"] <= a["ts"] and a_end <= b_end)
+            assert disjoint or holds, (a, b)
+
+
+def test_nested_exchanges_nest_inside_their_host_call(engine_name: str, tmp_path: Path) -> None:
+    from stub_guests import ECHO_WAT, build, host_call_wat
+
+    build(tmp_path / "caller.wasm", host_call_wat("tarmac", "function", "greet"))
+    build(tmp_path / "echo.wasm", ECHO_WAT)
+    out = tmp_path / "nested.json"
+    done = run_cli("trace", str(tmp_path / "caller.wasm"), "x", "-p", "hello", "-e", engine_name,
+                   "--function", f"greet={tmp_path / 'echo.wasm'}", "--export", str(out))
+    assert done.returncode == 0, done.stderr
+    spans = [e for e in json.loads(out.read_text())["traceEvents"] if e["ph"] == "X"]
+    _nests(spans)
+    calls = {e["name"]: e for e in spans if e["cat"] == "call"}
+    assert set(calls) == {"call x", "call handler"}
+    assert calls["call handler"]["args"]["depth"] == 1 and "depth" not in calls["call x"]["args"]
+    [host] = [e for e in spans if e["cat"] == "host_call"]
+    assert host["name"] == "tarmac:function:greet"
+    outer, inner = calls["call x"], calls["call handler"]
+    assert outer["ts"] <= host["ts"] <= inner["ts"]
+    assert inner["ts"] + inner["dur"] <= host["ts"] + host["dur"] <= outer["ts"] + outer["dur"]
+
+
+def test_recursive_exchanges_still_nest(tmp_path: Path) -> None:
+    from stub_guests import build, host_call_wat
+
+    build(tmp_path / "self.wasm", host_call_wat("tarmac", "function", "self"))
+    out = tmp_path / "deep.json"
+    done = run_cli("trace", str(tmp_path / "self.wasm"), "x", "--export", str(out),
+                   "--function", f"self={tmp_path / 'self.wasm'}")
+    assert done.returncode == 1, done.stderr
+    spans = [e for e in json.loads(out.read_text())["traceEvents"] if e["ph"] == "X"]
+    _nests(spans)
+    assert max(e["args"].get("depth", 0) for e in spans) == 8

@@ -102,3 +102,14 @@ def test_engine_option(tmp_path: Path, option: str) -> None:
     copy_good_suite(tmp_path)
     done = pytest_run(tmp_path, "good.wapc.yaml", option, "--co", "-q")
     assert done.returncode == 0 and "6 tests collected" in done.stdout, done.stdout
+
+
+def test_control_characters_in_case_names_reach_the_terminal_escaped(tmp_path: Path) -> None:
+    copy_good_suite(tmp_path)
+    write(tmp_path, "odd.wapc.yaml", 'module: rust_echo_string.wasm\ncases:\n'
+          '  - {name: "red \\x1b[31m name", operation: nope, expect: {response: x}}\n')
+    done = pytest_run(tmp_path, "odd.wapc.yaml", "-v")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "\x1b" not in done.stdout
+    assert "odd.wapc.yaml::red \\x1b[31m name[wasmtime] FAILED" in done.stdout
+    assert "odd.wapc.yaml > red \\x1b[31m name [wasmtime]" in done.stdout

@@ -228,3 +228,24 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert cli(str(write_bad_suite(tmp_path)), "-j", "0")[0] == 2
     assert cli(str(write_bad_suite(tmp_path)), "-e", "v8")[0] == 2
     assert cli(str(tmp_path / "missing.wapc.yaml"))[0] == 2
+
+
+def test_junit_stays_well_formed_with_control_characters_in_names_and_output(
+    tmp_path: Path,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    shutil.copy(REPO / "sample_guests" / "build" / "as_guest.wasm", tmp_path / "g.wasm")
+    folder = tmp_path / "odd\x1bdir"
+    folder.mkdir()
+    shutil.copy(tmp_path / "g.wasm", folder / "g.wasm")
+    suite = write(folder, "c.wapc.yaml", 'module: g.wasm\ncases:\n'
+                  '  - {name: "bell \\x07 and \\x01", operation: echo,\n'
+                  '     payload_hex: 00011b5b33316d07080c0b7f, expect: {response: x}}\n')
+    junit = tmp_path / "results.xml"
+    code, _, _ = cli(str(suite), "--junit", str(junit))
+    assert code == ExitCode.TESTS_FAILED
+    tree = ET.parse(junit)  # raises on a character XML cannot hold
+    names = [case.get("name") for case in tree.iter("testcase")]
+    assert names == ["bell \\x07 and \\x01 [wasmtime]"]
+    assert all("\x1b" not in (s.get("name") or "") for s in tree.iter("testsuite"))

@@ -7,6 +7,7 @@ The pinger and ponger are our own WAT builds following wasmCloud's conventions
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -148,6 +149,31 @@ def test_an_unsigned_module_has_no_claims_and_garbage_is_no_crash(tmp_path: Path
     found = json.loads(out)["wasmcloud"]
     assert found["signature"].startswith("not verified") and found["problems"]
 
+
+
+@pytest.mark.parametrize(("section", "contents", "problem"), [
+    # JSON nested deeper than Python's parser recurses: no internal error
+    ("wasmcloud_jwt", b"e30." + base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000)
+     + b".AAAA", "JSON nested too deep"),
+    ("wasmcloud_jwt", b"e30.e30.e30." * 3, "10 dot-separated parts, not 3"),
+    ("wasmcloud_jwt", b"e30." + b"A" * (1 << 20) + b".AAAA", "larger than 1 MiB"),
+    ("io.kubewarden.metadata", b"[" * 100_000 + b"]" * 100_000, "is not JSON"),
+])
+def test_hostile_claims_and_metadata_read_as_unreadable(
+    tmp_path: Path, section: str, contents: bytes, problem: str
+) -> None:
+    module = tmp_path / "hostile.wasm"
+    module.write_bytes(bytes(wasmtime.wat2wasm(PONGER_WAT)) + custom_section(section, contents))
+    code, out, err = run("inspect", str(module), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    found = report["wasmcloud"]["problems"] if section != "io.kubewarden.metadata" \
+        else [report["kubewarden"]["problem"]]
+    assert any(problem in text for text in found), found
+    code, out, _ = run("inspect", str(module))
+    assert code == 0 and problem in out.replace("\n    ", " ")
+    if section != "io.kubewarden.metadata":
+        assert "none claimed" in out  # not "does not match (claimed None ...)"
 
 def test_nkeys_round_trip_and_checksum() -> None:
     key = Ed25519PrivateKey.generate()

@@ -24,33 +24,19 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from stub_guests import SHORT_IMPORTS, data_string, fail_on_host_error
+
+from wapc_cli.wasm.reader import encode_uleb
 
 PONG_ALIAS = "wasmcloud/ponger"
-
-_IMPORTS = """
-  (import "wapc" "__guest_request" (func $req (param i32 i32)))
-  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
-  (import "wapc" "__guest_error" (func $err (param i32 i32)))
-  (import "wapc" "__host_call"
-    (func $hc (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wapc" "__host_response_len" (func $rlen (result i32)))
-  (import "wapc" "__host_response" (func $rget (param i32)))
-  (import "wapc" "__host_error_len" (func $elen (result i32)))
-  (import "wapc" "__host_error" (func $eget (param i32)))
-"""
-
-
-def _data(text: bytes) -> str:
-    return "".join(f"\\{b:02x}" for b in text)
-
 
 PONG_OP = b"Pingpong.Ping"
 _PONG = b"\xa4pong"  # msgpack: the string "pong"
 PONGER_WAT = f"""
-(module {_IMPORTS}
+(module {SHORT_IMPORTS}
   (memory (export "memory") 1)
-  (data (i32.const 0) "{_data(PONG_OP)}")
-  (data (i32.const 32) "{_data(_PONG)}")
+  (data (i32.const 0) "{data_string(PONG_OP)}")
+  (data (i32.const 32) "{data_string(_PONG)}")
   (data (i32.const 64) "unknown operation")
   (func $is_ping (param $len i32) (result i32)
     (local $i i32)
@@ -76,25 +62,20 @@ PONGER_WAT = f"""
 _ALIAS = PONG_ALIAS.encode()
 # HttpResponse {statusCode: 200, header: {}, body: bin8(...)}: the fixed head, then the body.
 _HEAD = b"\x83\xaastatusCode\xcc\xc8\xa6header\x80\xa4body\xc4"
+# Binding "" (an actor target), namespace: ponger's call alias, no payload.
+_PING_CALL = f"""(call $hc (i32.const 0) (i32.const 0) (i32.const 0) (i32.const {len(_ALIAS)})
+                           (i32.const {len(_ALIAS)}) (i32.const {len(PONG_OP)})
+                           (i32.const 0) (i32.const 0))"""
 PINGER_WAT = f"""
-(module {_IMPORTS}
+(module {SHORT_IMPORTS}
   (memory (export "memory") 2)
-  (data (i32.const 0) "{_data(_ALIAS + PONG_OP)}")
-  (data (i32.const 100) "{_data(_HEAD)}")
+  (data (i32.const 0) "{data_string(_ALIAS + PONG_OP)}")
+  (data (i32.const 100) "{data_string(_HEAD)}")
   (data (i32.const 200) "Ping ")
   (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
     (local $n i32) (local $pong i32) (local $head i32)
     (if (i32.gt_u (local.get $len) (i32.const 60000)) (then (return (i32.const 0))))
-    (call $req (i32.const 1024) (i32.const 2048))
-    ;; binding "" (an actor target), namespace: ponger's call alias, no payload
-    (if (i32.eqz (call $hc (i32.const 0) (i32.const 0) (i32.const 0) (i32.const {len(_ALIAS)})
-                           (i32.const {len(_ALIAS)}) (i32.const {len(PONG_OP)})
-                           (i32.const 0) (i32.const 0)))
-      (then
-        (local.set $n (call $elen))
-        (call $eget (i32.const 65536))
-        (call $err (i32.const 65536) (local.get $n))
-        (return (i32.const 0))))
+    (call $req (i32.const 1024) (i32.const 2048)){fail_on_host_error(_PING_CALL)}
     (local.set $n (call $rlen))
     (if (i32.gt_u (local.get $n) (i32.const 32)) (then (return (i32.const 0))))
     (call $rget (i32.const 300))
@@ -135,19 +116,10 @@ def _segment(value: object) -> str:
     return base64.urlsafe_b64encode(text).rstrip(b"=").decode()
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def custom_section(name: str, data: bytes) -> bytes:
     encoded = name.encode()
-    body = _uleb(len(encoded)) + encoded + data
-    return b"\x00" + _uleb(len(body)) + body
+    body = encode_uleb(len(encoded)) + encoded + data
+    return b"\x00" + encode_uleb(len(body)) + body
 
 
 def sign(module: bytes, *, name: str, caps: list[str], call_alias: str | None = None,

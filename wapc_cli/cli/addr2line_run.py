@@ -15,14 +15,19 @@ from .safe_text import one_line
 def addr2line_command(module: Path, offsets: Sequence[str], json_out: bool = False) -> int:
     """Map module OFFSETs (as trap frames show them) to functions and source lines."""
     from ..tools.debuginfo import addr2line as lookup
-    from ..tools.debuginfo import parse_offset
+    from ..tools.debuginfo import dwarf_problem, parse_offset
 
     numbers = [parse_offset(text) for text in offsets]
     data = read_module_file(module)
     results = lookup(data, numbers)
+    problem = dwarf_problem(data)
+    if problem is not None:
+        terminal.note_line(f"the module's DWARF cannot be read, {problem}: "
+                           "functions are named from the name section only")
     out = terminal.stdout
     if json_out:
-        document = {"module": str(module), "lookups": [r.as_json() for r in results]}
+        document = {"module": str(module), "lookups": [r.as_json() for r in results],
+                    "dwarf_problem": problem}
         out.write(json.dumps(document) + "\n")
         return 0
     for result in results:

@@ -15,7 +15,7 @@ from .runspec import build_runspec, module_cache
 
 PARAMETERS = (
     "module", "operation", "payload", "payload_hex", "payload_json", "encode", "engine",
-    "hosts", "stubs", "preset", "timeout", "fuel", "max_memory", "env", "arg", "dir",
+    "hosts", "stubs", "preset", "k8s_context", "timeout", "fuel", "max_memory", "env", "arg", "dir",
     "json_out", "no_cache",
 )
 
@@ -50,12 +50,14 @@ def compat_command(options: RunOptions, hosts: list[str] | None = None) -> int:
 
     def make_host(profile: HostProfile) -> HostSetup:
         preset = options.preset or profile.preset
-        if not options.stubs and preset is None:
+        if not options.stubs and preset is None and options.k8s_context is None:
             return HostSetup()
         from ..tools.stubs.host import build_host_setup
 
         return build_host_setup(options.stubs or [], preset, None, engine=options.engine,
-                                limits=spec.limits, cache=cache, module=options.module)
+                                limits=spec.limits, cache=cache, module=options.module,
+                                k8s_context=options.k8s_context,
+                                profile=None if profile.is_default else profile)
 
     report = run_compat(
         read_module_file(options.module), name=str(options.module), operation=spec.operation,

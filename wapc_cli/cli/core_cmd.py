@@ -44,6 +44,9 @@ def show(file: FileArg, module: ModuleOpt = None, json_out: JsonOpt = False) -> 
     data = read_user_bytes(file, "coredump", MAX_COREDUMP_BYTES)
     wasm = None if module is None else read_module_file(module)
     report = show_core(file, data, wasm)
+    if module is not None and report.dump.executable not in ("", module.name):
+        terminal.note_line(f"the coredump is of '{report.dump.executable}', not '{module.name}': "
+                           "the source lines may belong to another module")
     out = terminal.stdout
     if json_out:
         out.write(json.dumps(report.as_json()) + "\n")
@@ -52,6 +55,8 @@ def show(file: FileArg, module: ModuleOpt = None, json_out: JsonOpt = False) -> 
     size = "no memory" if dump.memory_size is None else f"memory {dump.memory_size} bytes"
     out.write(f"coredump {file} of {_safe(dump.executable)} ({size})\n")
     out.write(f"frames of thread {_safe(dump.thread)}, youngest first:\n")
+    if not report.frames:
+        out.write("  (none recorded)\n")
     for number, (frame, source) in enumerate(report.frames):
         head = f"  #{number:<2} func[{frame.funcidx}]+{frame.codeoffset:#x}"
         if not source:
@@ -64,7 +69,8 @@ def show(file: FileArg, module: ModuleOpt = None, json_out: JsonOpt = False) -> 
     for region in report.regions:
         out.write(f"{region.label} at {region.address:#x}:\n")
         if region.data is None:
-            out.write("    (outside the dumped memory)\n")
+            out.write("    (the coredump holds no memory)\n" if dump.memory_size is None
+                      else "    (outside the dumped memory)\n")
             continue
         out.write(hex_dump(region.data, region.address))
 

@@ -23,6 +23,9 @@ import base64
 import codecs
 import inspect
 import json
+import os
+import select
+import stat
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Protocol, TextIO
 
@@ -30,6 +33,8 @@ import typer
 
 from ..engines.base import Limits
 from ..errors import ExitCode, WapcError
+from ..runtime import interrupts
+from ..runtime.budget import WAIT_SLICE_S
 from ..runtime.limits import DEFAULT_TIMEOUT_S, needs_supervision
 from ..runtime.wasi import WasiOptions
 from .console import terminal
@@ -252,6 +257,7 @@ class ByteWriter:
         self.binary: BinaryIO | None = getattr(stream, "buffer", None)
         self.failure: OSError | None = None
         self.gone = False
+        self.pipe_fd = _pipe_fd(self.binary)
 
     def write(self, data: bytes) -> None:
         if self.gone or not data:
@@ -261,8 +267,7 @@ class ByteWriter:
                 self.stream.write(lines(self.decoder.decode(data)))
                 self.stream.flush()
             else:
-                self.binary.write(data)
-                self.binary.flush()
+                self.write_bytes(data)
         except BrokenPipeError:
             self.gone = True
             if self.stream is terminal.stdout:
@@ -270,6 +275,29 @@ class ByteWriter:
         except OSError as exc:
             self.gone = True
             self.failure = exc
+
+    def write_bytes(self, data: bytes) -> None:
+        """The bytes unchanged; to a pipe, in pieces it has room for.
+
+        A reader that does not read (``| sleep 60``) blocks a write to a full
+        pipe, and a blocked write is retried after Ctrl-C's handler: the stop
+        request would never be seen. So a pipe is written when ``select`` says
+        it takes ``PIPE_BUF`` bytes without blocking, and a stop request drops
+        the rest (the run then ends with "interrupted").
+        """
+        assert self.binary is not None
+        if self.pipe_fd is None:
+            self.binary.write(data)
+            self.binary.flush()
+            return
+        self.binary.flush()
+        rest = memoryview(data)
+        while rest:
+            if interrupts.requested():
+                self.gone = True
+                return
+            if select.select((), (self.pipe_fd,), (), WAIT_SLICE_S)[1]:
+                rest = rest[os.write(self.pipe_fd, rest[:select.PIPE_BUF]):]
 
     def close(self) -> None:
         """Show what is left of a character split at the end (a terminal only)."""
@@ -284,6 +312,17 @@ class ByteWriter:
             self.stream.flush()
         except OSError:
             self.gone = True
+
+
+def _pipe_fd(binary: BinaryIO | None) -> int | None:
+    """The descriptor under ``binary`` when it is a pipe or a socket (writes can block)."""
+    fileno = getattr(binary, "fileno", None)  # a closed stdout's stand-in has none
+    try:
+        fd = fileno() if fileno is not None else None
+        mode = os.fstat(fd).st_mode if fd is not None else 0
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
 
 
 class Capture:

@@ -202,7 +202,8 @@ def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None
                force: bool = False, tarmac: TarmacOptions | None = None, *,
                engine: str = "auto", limits: Limits | None = None,
                cache: bool = True, k8s_context: Path | None = None,
-               record_format: str = "stubs", module: Path | None = None) -> HostSetup:
+               record_format: str = "stubs", module: Path | None = None,
+               profile: HostProfile | None = None) -> HostSetup:
     if record_format not in ("stubs", "kwctl"):
         raise UsageError(f"--record-format: expected stubs or kwctl, got "
                          f"'{one_line(record_format)}'")
@@ -212,7 +213,7 @@ def host_setup(stubs: list[Path] | None, preset: str | None, record: Path | None
 
     setup = build_host_setup(stubs or [], preset, record, force, tarmac=tarmac, engine=engine,
                              limits=limits, cache=module_cache(cache), k8s_context=k8s_context,
-                             record_format=record_format, module=module)
+                             record_format=record_format, module=module, profile=profile)
     if setup.notes:
         from .console import terminal
 
@@ -277,7 +278,8 @@ def build_runspec(
                         tarmac_options(options), engine=options.engine, limits=limits,
                         cache=not options.no_cache,
                         k8s_context=options.k8s_context,
-                        record_format=options.record_format, module=module),
+                        record_format=options.record_format, module=module,
+                        profile=profile),
         cache=not options.no_cache,
         profile=profile,
     )
@@ -322,8 +324,15 @@ def _payload(options: RunOptions) -> bytes:
 def _preset(options: RunOptions, profile: HostProfile | None = None) -> str | None:
     """``--preset``; an admission request alone means a Kubewarden run, and a platform's
     ``--host`` (tarmac, kubewarden) its own preset."""
-    if options.preset is None and profile is not None and profile.preset is not None:
-        return profile.preset
-    if options.preset is None and options.admission_request is not None:
-        return "kubewarden"
-    return options.preset
+    preset = options.preset
+    if preset is None and profile is not None and profile.preset is not None:
+        preset = profile.preset
+    if preset is None and options.admission_request is not None:
+        preset = "kubewarden"
+    if preset is not None and preset != "kubewarden":
+        for flag, value in (("--admission-request", options.admission_request),
+                            ("--k8s-context", options.k8s_context)):
+            if value is not None:  # only the kubewarden preset reads them
+                raise UsageError(f"{flag} is for the kubewarden preset; it cannot be "
+                                 f"combined with the {one_line(preset)} preset")
+    return preset

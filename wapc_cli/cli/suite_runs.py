@@ -11,7 +11,7 @@ from ..errors import ExitCode, UsageError
 def run_test_command(
     suites: list[Path], *, json_out: bool = False, junit: Path | None = None,
     update: bool = False, record: Path | None = None, force: bool = False, jobs: int = 1,
-    engines: tuple[str, ...] = (), use_cache: bool = True,
+    engines: tuple[str, ...] = (), use_cache: bool = True, core: Path | None = None,
 ) -> int:
     """Load, run, show; the exit code."""
     from ..engines import ENGINE_NAMES
@@ -23,7 +23,7 @@ def run_test_command(
             choices = ", ".join(n for n in ENGINE_NAMES if n != "auto")
             raise UsageError(f"--engine: unknown engine '{name}' (choose from: {choices})")
     options = TestOptions(update=update, record_dir=record, force=force, jobs=jobs,
-                          engines=engines, use_cache=use_cache)
+                          engines=engines, use_cache=use_cache, core_dir=core)
     view = None if json_out else test_view.LiveView()
     started = time.perf_counter()
     try:

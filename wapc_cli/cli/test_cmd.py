@@ -38,8 +38,12 @@ def test(
     record: Annotated[Path | None, typer.Option(
         "--record", metavar="DIR",
         help="Write each case's host calls and answers as a stub table under DIR.")] = None,
+    core: Annotated[Path | None, typer.Option(
+        "--core", metavar="DIR",
+        help="For each case that fails with a trap or a limit, write a crash bundle under DIR.")
+    ] = None,
     force: Annotated[bool, typer.Option(
-        "--force", help="With --record: replace recordings that exist.")] = False,
+        "--force", help="With --record or --core: replace files that exist.")] = False,
     jobs: Annotated[int, typer.Option(
         "-j", "--jobs", metavar="N", help="Run cases in N worker processes.")] = 1,
     engine: Annotated[list[str] | None, typer.Option(
@@ -64,8 +68,8 @@ def test(
         raise UsageError("name at least one suite file or folder (wapc test SUITE.wapc.yaml)")
     if jobs < 1 or jobs > 256:
         raise UsageError(f"--jobs: expected a number from 1 to 256, got {jobs}")
-    if force and record is None:
-        raise UsageError("--force goes with --record only")
+    if force and record is None and core is None:
+        raise UsageError("--force goes with --record or --core only")
     raise typer.Exit(run_test_command(suites, json_out=json_out, junit=junit, update=update,
-                                      record=record, force=force, jobs=jobs,
+                                      record=record, force=force, jobs=jobs, core=core,
                                       engines=tuple(engine or ()), use_cache=not no_cache))

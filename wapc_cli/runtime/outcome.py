@@ -81,7 +81,7 @@ def profile_result(
                 "that returned non-zero without a response"
         return GuestError("No error message OR response set for call success"), None
     if rule == "wapc-go":  # wazero.go:440-465
-        if error is not None:
+        if error:  # `if ic.guestErr != ""`: an empty guest error is no error
             why = "wapc-go lets a guest error win even though __guest_call returned 1" \
                 if result == 1 and response is not None else None
             return GuestError(text or "", error), why

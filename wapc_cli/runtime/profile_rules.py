@@ -151,6 +151,8 @@ class ProfileRules:
                 plain_request(op_ptr, ptr)
 
             session.guest_request = guest_request  # type: ignore[method-assign]
+        if profile.strict_utf8:
+            self._bind_strict_utf8(session)
         if profile.env_imports.get("abort") == "exit":
             def env_abort(msg_ptr: int, file_ptr: int, line: int, column: int) -> None:
                 self.note("return", f"{profile.label}'s env.abort closes the module (exit 255)")
@@ -158,6 +160,48 @@ class ProfileRules:
                 raise session.fault
 
             session.env_abort = env_abort  # type: ignore[method-assign]
+
+    def _bind_strict_utf8(self, session: WapcSession) -> None:
+        """wapc-rs's imports turn the guest's text into Rust strings with ``?``: bytes that
+        are not UTF-8 trap, with the conversion's error (``{:?}`` of a Utf8Error)."""
+        checked, label = session.checked, self.profile.label
+        plain_log, plain_call, plain_error = \
+            session.console_log, session.host_call, session.guest_error
+
+        def require(event: str, where: str, noun: str, data: bytes, owned: bool = False) -> None:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                incomplete = exc.reason == "unexpected end of data"
+                length = "None" if incomplete else f"Some({exc.end - exc.start})"
+                error = f"Utf8Error {{ valid_up_to: {exc.start}, error_len: {length} }}"
+                if owned:  # String::from_utf8 keeps the bytes in its error
+                    shown = ", ".join(str(b) for b in data[:64])
+                    more = ", .." if len(data) > 64 else ""
+                    error = f"FromUtf8Error {{ bytes: [{shown}{more}], error: {error} }}"
+                self.note(event, f"{label} traps on text that is not UTF-8 ({where})")
+                raise checked.fail(f"{where}: cannot convert {noun} to UTF8: {error}") from None
+
+        def console_log(ptr: int, length: int) -> None:
+            require("console_log", "console_log", "message",
+                    checked.read("__console_log", ptr, length))
+            plain_log(ptr, length)
+
+        def host_call(bind_ptr: int, bind_len: int, ns_ptr: int, ns_len: int,
+                      op_ptr: int, op_len: int, ptr: int, length: int) -> int:
+            for noun, start, size in (("bd", bind_ptr, bind_len), ("ns", ns_ptr, ns_len),
+                                      ("op", op_ptr, op_len)):
+                require("host_call", "host_call", noun, checked.read("__host_call", start, size))
+            return plain_call(bind_ptr, bind_len, ns_ptr, ns_len, op_ptr, op_len, ptr, length)
+
+        def guest_error(ptr: int, length: int) -> None:
+            require("guest_error", "guest_error_func", "message",
+                    checked.read("__guest_error", ptr, length), owned=True)
+            plain_error(ptr, length)
+
+        session.console_log = console_log  # type: ignore[method-assign]
+        session.host_call = host_call  # type: ignore[method-assign]
+        session.guest_error = guest_error  # type: ignore[method-assign]
 
     def _utf16_error_len(self) -> int:
         fault = self.session.host_fault if self.session else None
@@ -184,19 +228,22 @@ class ProfileRules:
         where the failed instantiation is traced, with the deviation)."""
         profile = self.profile
         self.in_call = False  # an instance is being built: init, not a call
-        for decl in imports:
+        for index, decl in enumerate(imports):
             module, name = decl.module, decl.name
             if module == "wapc":
                 continue
             if module == "env":
-                offered = name in profile.env_imports
+                has_module, offered = bool(profile.env_imports), name in profile.env_imports
             else:
+                has_module = module in profile.wasi_modules or module in profile.wasi_stub_modules
                 offered = module in profile.wasi_modules or (
                     module in profile.wasi_stub_modules and name in _STUB_SIGS)
             if not offered:
                 self.note("init", f"{profile.label} does not provide the import {module}.{name}")
                 report("instantiate", 0, 0, "trap")
-                raise GuestTrap(profile.unknown_import.format(module=module, name=name),
+                text = profile.unknown_import if has_module or profile.unknown_module is None \
+                    else profile.unknown_module
+                raise GuestTrap(text.format(module=module, name=name, index=index),
                                 phase="instantiation")
 
     def wasi_functions(

@@ -67,8 +67,15 @@ class HostProfile(NamedTuple):
     #: as a trap), "exit" (abort closes the module with exit code 255), "log"
     #: (``env.__console_log``). Any other import fails instantiation.
     env_imports: Mapping[str, str] = {"abort": "trap", "__console_log": "log"}
-    #: How a missing import fails instantiation ({module}, {name}).
+    #: Text the guest hands over (``__console_log``, ``__host_call``'s binding, namespace
+    #: and operation, ``__guest_error``) must be UTF-8, else the import traps.
+    strict_utf8: bool = False
+    #: How a missing import fails instantiation ({module}, {name}, {index}: its place
+    #: among the module's imports, from 0).
     unknown_import: str = "unknown import: `{module}::{name}` has not been defined"
+    #: How an import from a module the host does not have at all fails ({module},
+    #: {index}); None: as ``unknown_import``.
+    unknown_module: str | None = None
     # -- e) WASI -------------------------------------------------------------------------
     #: The modules the full WASI preview1 is offered under.
     wasi_modules: tuple[str, ...] = ("wasi_snapshot_preview1", "wasi_unstable")
@@ -124,6 +131,7 @@ WAPC_RS = HostProfile(
     host_response_after_failed_call="empty",
     no_handler_error="Missing host callback function!",
     env_imports={},
+    strict_utf8=True,
     wasi_modules=("wasi_snapshot_preview1", "wasi_unstable"),
     result_rule="wapc-rs",
     guest_error_format="Guest call failure: {error}",
@@ -137,6 +145,8 @@ WAPC_RS = HostProfile(
         "host_response_after_failed_call": f"{RS} crates/wapc/src/wapchost/modulestate.rs:87-113",
         "no_handler_error": f"{RS} crates/wasmtime-provider/src/callbacks.rs:110-111,149-170",
         "env_imports": f"{RS} crates/wasmtime-provider/src/callbacks.rs:8-20",
+        "strict_utf8": f"{RS} crates/wasmtime-provider/src/callbacks.rs:49-75 "
+                       "(std::str::from_utf8 / String::from_utf8, then `?`)",
         "wasi_modules": f"{RS} crates/wasmtime-provider/src/provider.rs:38-57",
         "reset_per_call": f"{RS} crates/wapc/src/wapchost/host.rs:66-114",
         "rebuild_after_trap": f"{RS} crates/wasmtime-provider/src/provider.rs:186-215",
@@ -153,6 +163,9 @@ WAPC_GO = HostProfile(
     host_response_after_failed_call="body",
     no_handler_error=None,
     env_imports={"abort": "exit"},
+    # Instantiate returns wazero's link error as it is (store.go resolveImports, getExport).
+    unknown_import='"{name}" is not exported in module "{module}"',
+    unknown_module="module[{module}] not instantiated",
     wasi_modules=("wasi_snapshot_preview1",),
     result_rule="wapc-go",
     trap_format="error invoking guest: {error}",
@@ -166,6 +179,8 @@ WAPC_GO = HostProfile(
         "env_imports": f"{GO} engines/wazero/wazero.go:104-120; "
                        f"{WZ} imports/assemblyscript/assemblyscript.go:126-130",
         "wasi_modules": f"{GO} engines/wazero/wazero.go:104-120",
+        "unknown_import": f"{WZ} internal/wasm/store.go (resolveImports), "
+                          "internal/wasm/module_instance.go (getExport)",
         "reset_per_call": f"{GO} engines/wazero/wazero.go:440-465",
         "result_rule": f"{GO} engines/wazero/wazero.go:440-465",
     },
@@ -188,8 +203,11 @@ WAPC_JS = HostProfile(
     host_error_format="Error: {message}",
     host_error_length="utf16",
     env_imports={},
-    unknown_import="Invalid wasm binary: WebAssembly.Instance(): Import "
-                   "'{module}' '{name}': function import requires a callable",
+    # WebAssembly.instantiate(source, imports) rejects; InvalidWasm prefixes its message.
+    unknown_import='Invalid wasm binary: WebAssembly.instantiate(): Import #{index} '
+                   '"{module}" "{name}": function import requires a callable',
+    unknown_module='Invalid wasm binary: WebAssembly.instantiate(): Import #{index} '
+                   '"{module}": module is not an object or function',
     wasi_modules=(),
     wasi_stub_modules=("wasi", "wasi_unstable", "wasi_snapshot_preview1"),
     reset_per_call=False,
@@ -204,6 +222,7 @@ WAPC_JS = HostProfile(
         "no_handler_error": f"{JS} src/callbacks.ts:14-42, src/errors.ts:8-13",
         "host_error_length": f"{JS} src/callbacks.ts:44-70",
         "env_imports": f"{JS} src/wapc-host.ts:53-61,80-88",
+        "unknown_import": f"{JS} src/wapc-host.ts:53-61, src/errors.ts (InvalidWasm)",
         "wasi_stub_modules": f"{JS} src/callbacks.ts:107-150",
         "reset_per_call": f"{JS} src/wapc-host.ts:90-121",
         "guest_response_clears_error": f"{JS} src/callbacks.ts:73-87",

@@ -120,14 +120,14 @@ class WapcSession:
         operation, payload = self.operation, self.payload
         memory = self.checked
         size = memory.view_size
-        if (
-            op_ptr + len(operation) <= size and ptr + len(payload) <= size
-            and (memory.unsigned or (op_ptr | ptr) >= 0)
-        ):
+        op_end = op_ptr + len(operation)
+        end = ptr + len(payload)
+        if op_end <= size and end <= size and (memory.unsigned or (op_ptr | ptr) >= 0):
             view = memory.view
             assert view is not None  # view_size >= 0 means a view
-            view[op_ptr : op_ptr + len(operation)] = operation
-            view[ptr : ptr + len(payload)] = payload
+            view[op_ptr:op_end] = operation
+            if end != ptr:  # an empty payload (checked all the same) writes nothing
+                view[ptr:end] = payload
             return
         memory.write("__guest_request (operation)", op_ptr, operation)
         memory.write("__guest_request (payload)", ptr, payload)
@@ -135,7 +135,7 @@ class WapcSession:
     def guest_response(self, ptr: int, length: int) -> None:
         memory = self.checked
         if ptr + length <= memory.view_size and (memory.unsigned or (ptr | length) >= 0):
-            self.response = memory.chars[ptr : ptr + length]
+            self.response = memory.chars[ptr : ptr + length] if length else b""
         else:
             self.response = memory.read("__guest_response", ptr, length)
 
@@ -163,7 +163,7 @@ class WapcSession:
             raw_binding = chars[bind_ptr : bind_ptr + bind_len]
             raw_namespace = chars[ns_ptr : ns_ptr + ns_len]
             raw_operation = chars[op_ptr : op_ptr + op_len]
-            payload = chars[ptr : ptr + length]
+            payload = chars[ptr : ptr + length] if length else b""
         else:
             raw_binding, raw_namespace, raw_operation, payload = memory.read_spans(
                 _HOST_CALL_SPANS, (bind_ptr, bind_len, ns_ptr, ns_len, op_ptr, op_len, ptr, length)

@@ -3,8 +3,8 @@
 Two hosts answer a host call this way: Tarmac's ``tarmac:function:NAME``
 (:mod:`.tarmac.functions`) and a stub rule's ``reply: {guest: MODULE,
 operation: OP}`` (wasmCloud's actor-to-actor call). What they share lives
-here: the callee runs in this process, in the same run, on the same engine
-and under the same limits (its time comes out of the caller's exchange: it
+here: the callee runs in this process, in the same run, on the same engine,
+under the same host profile and the same limits (its time comes out of the caller's exchange: it
 gets no more than the caller has left, and running out of it ends the
 caller's run with the timeout limit too), with the same host-call handler
 (stub rules, the preset, ``--record``) and the same log and trace sinks (its
@@ -41,6 +41,7 @@ from ..runtime.wasi import WasiOptions
 if TYPE_CHECKING:
     from ..runtime.cache import ModuleCache
     from ..runtime.guest import WapcModule
+    from ..runtime.profiles import HostProfile
 
 #: How deep nested exchanges may go below the run's own exchange.
 MAX_DEPTH = 8
@@ -66,15 +67,20 @@ class NestedRunner:
         self.engine = "auto"
         self.limits = Limits()
         self.cache: ModuleCache | None = None
+        #: The host profile callees run under (the caller's; None: the default).
+        self.profile: HostProfile | None = None
         self.tracer: EventSink | None = None
         self.on_log: LogSink | None = None
         self.depth = 0
         self._modules: dict[Path, WapcModule] = {}
         self._spans = itertools.count(1)
 
-    def configure(self, *, engine: str, limits: Limits, cache: ModuleCache | None) -> None:
-        """Run callees on ``engine`` under ``limits`` (the caller's), compiled via ``cache``."""
+    def configure(self, *, engine: str, limits: Limits, cache: ModuleCache | None,
+                  profile: HostProfile | None = None) -> None:
+        """Run callees on ``engine`` under ``limits`` and ``profile`` (the caller's),
+        compiled via ``cache``."""
         self.engine, self.limits, self.cache = engine, limits, cache
+        self.profile = profile
 
     def attach(self, tracer: EventSink | None, on_log: LogSink | None) -> None:
         """Send callees' steps to ``tracer`` and their log lines to ``on_log``."""
@@ -197,7 +203,8 @@ class NestedRunner:
             module = copy.copy(module)  # the same compiled code, under the cut timeout
             module.limits = limits
         guest = module.instantiate(handler, on_log=self.on_log, tracer=self.tracer,
-                                   wasi=WasiOptions(program_name=path.name))
+                                   wasi=WasiOptions(program_name=path.name),
+                                   profile=self.profile)
         return guest.call(operation, payload)
 
     def _run_supervised(self, path: Path, operation: str, payload: bytes, limits: Limits,
@@ -213,6 +220,7 @@ class NestedRunner:
             wasm, operation=operation, payload=payload, name=str(path), engine=self.engine,
             limits=limits, wasi=WasiOptions(program_name=path.name), host_call=handler,
             on_log=self.on_log, tracer=self.tracer,
+            profile="wapc" if self.profile is None else self.profile.name,
         )
         if outcome.error is not None:
             if not outcome.started:  # it did not compile: as _module() says

@@ -21,6 +21,9 @@ def demangle(name: str) -> str:
     """``name`` demangled when it is a Rust or C++ symbol, else unchanged."""
     if len(name) > _MAX_NAME:
         return name
+    if "::" in name and _RUST_HASH.search(name):
+        # Demangled already, hash and all (wasmer names frames so): the same name as ours.
+        return _RUST_HASH.sub("", name)
     symbol = name[1:] if name.startswith("__Z") else name  # Mach-O style extra underscore
     try:
         if symbol.startswith("_R") or (symbol.startswith("_ZN") and _is_legacy_rust(symbol)):

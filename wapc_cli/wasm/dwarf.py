@@ -40,6 +40,14 @@ class DwarfError(ValueError):
     """The module's DWARF cannot be read (malformed, or too large)."""
 
 
+def malformed(exc: Exception) -> str:
+    """What pyelftools' error on malformed DWARF says (a bare ``KeyError: 0`` names its kind)."""
+    text = str(exc).strip()
+    if len(text) < 12 or not text[:1].isalpha():
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"malformed DWARF ({text[:200]})"
+
+
 class DebugSections(NamedTuple):
     """Where a module's code starts and its custom ``.debug_*`` sections (name -> bytes)."""
 
@@ -140,7 +148,7 @@ class DwarfReader:
         except DwarfError:
             raise
         except Exception as exc:  # pyelftools on malformed input: any error at all
-            raise DwarfError(f"malformed DWARF: {exc}") from None
+            raise DwarfError(malformed(exc)) from None
         self._rows: dict[int, tuple[list[int], list[tuple[int, str | None, int, int, bool]]]] = {}
         self._cache: dict[int, tuple[SourceFrame, ...]] = {}
 
@@ -164,7 +172,7 @@ class DwarfReader:
                         if name is not None:
                             files[name] = None
         except Exception as exc:
-            raise DwarfError(f"malformed DWARF: {exc}") from None
+            raise DwarfError(malformed(exc)) from None
         return units, list(files)
 
     # -- lookups ---------------------------------------------------------------

@@ -306,6 +306,7 @@ def _platforms(report: Report, out: Console, k: _Marks) -> None:
             ("expires", "never" if claims.expires is None else _when(claims.expires)
              + (" (expired)" if claims.expired else "")),
             ("hash", "matches the module" if claims.hash_matches
+             else f"none claimed (module {claims.computed_hash})" if claims.module_hash is None
              else f"does not match (claimed {claims.module_hash}, module {claims.computed_hash})"),
             ("signature", claims.signature),
         ]

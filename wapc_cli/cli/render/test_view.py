@@ -98,7 +98,7 @@ def report_json(report: TestReport, exit_code: int) -> dict[str, Any]:
         "results": [
             {"suite": r.suite, "case": r.case, "engine": r.engine, "status": r.status,
              "failure": r.failure or None, "duration_ms": round(r.duration_ms, 3),
-             "snapshot": r.snapshot, "recorded": r.recorded}
+             "snapshot": r.snapshot, "recorded": r.recorded, "core": r.core}
             for r in report.results
         ],
         "passed": report.passed,

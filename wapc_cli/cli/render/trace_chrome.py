@@ -3,10 +3,12 @@
 Fed the same events as the timeline. Complete events (``"ph": "X"``) for each
 init step, the call (``call <operation>``) and each host call (named
 ``binding:namespace:operation``, args: payload and answer sizes, the stub that
-answered); a nested exchange's events (``depth`` > 0, when the trace carries
-them) lie inside the host call that made them, as time nests them. A counter
-(``"ph": "C"``) follows the guest's memory size. Timestamps are microseconds
-from the start of the run. The file is written once the run is over.
+answered); a nested exchange's spans (its init, ``call <operation>``, its own
+host calls; ``args`` name ``depth`` and ``parent``) lie inside the host call
+that ran it: that span is widened to hold them, so the file always nests
+properly even where clocks read a microsecond apart. A counter
+(``"ph": "C"``) follows the guest's memory size (the run's own guest only).
+Timestamps are microseconds from the start of the run. The file is written once the run is over.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from typing import Any
 
 from ...errors import UsageError
 from ...runtime import events as ev
-from ...tools.trace import AbortedHostCall, RunInfo, TraceResult, TraceSink
+from ...tools.trace import (
+    AbortedHostCall,
+    FunctionCall,
+    FunctionReturn,
+    RunInfo,
+    TraceResult,
+    TraceSink,
+)
 from ..messages import for_user
 
 _PID = 1
@@ -42,6 +51,12 @@ class ChromeTraceExport(TraceSink):
         self.events: list[dict[str, Any]] = []
         self.call: dict[str, Any] | None = None
         self.info: RunInfo | None = None
+        #: Each nesting level's open ``call`` span and the time it began (level 0: the run's).
+        self.levels: dict[int, tuple[dict[str, Any], int]] = {}
+        #: Where the spans of nested exchanges began, per caller level: the caller's host
+        #: call, whose event comes after them, is widened to hold them.
+        self.opened: dict[int, list[int]] = {}
+        self.covered: dict[int, int] = {}
 
     def start(self, info: RunInfo) -> None:
         super().start(info)
@@ -65,32 +80,44 @@ class ChromeTraceExport(TraceSink):
 
     def emit(self, event: ev.Event) -> None:
         received = time.perf_counter_ns() - self.origin
-        nested = {"depth": getattr(event, "depth", 0), "parent": getattr(event, "parent", None)}
-        if isinstance(event, ev.InitStep):
+        depth = self.depth
+        nested = {"depth": depth, "parent": self.parent}
+        if isinstance(event, FunctionCall):
+            self.opened.setdefault(depth, []).append(len(self.events))
+        elif isinstance(event, FunctionReturn):
+            starts = self.opened.get(depth)
+            if starts:
+                self.covered[depth] = starts.pop()
+        elif isinstance(event, ev.InitStep):
             self._span(event.step, "init", received - event.duration_ns, event.duration_ns,
+                       {"outcome": event.outcome, **nested} if depth else
                        {"outcome": event.outcome})
         elif isinstance(event, ev.GuestCall):
-            if nested["depth"]:
-                return  # a nested exchange: its host calls nest inside their parent by time
-            self.call_base = received
-            self.call = self._span(
-                f"call {event.operation}", "call", received, 0,
-                {"operation": event.operation, "payload_len": event.payload_len},
-            )
-            self._counter(received, event.memory_bytes)
+            opened: dict[str, Any] = {"operation": event.operation,
+                                      "payload_len": event.payload_len}
+            span = self._span(f"call {event.operation}", "call", received, 0,
+                              {**opened, **nested} if depth else opened)
+            self.levels[depth] = (span, received)
+            if not depth:
+                self.call_base, self.call = received, span
+                self._counter(received, event.memory_bytes)
         elif isinstance(event, ev.Return):
-            if nested["depth"] or self.call is None or self.call_base is None:
+            level = self.levels.pop(depth, None)
+            if level is None:
                 return
-            end = self.call_base + event.t_ns
-            last = max((e["ts"] + e["dur"] for e in self.events if e.get("cat") == "host_call"),
+            call, base = level
+            index = self.events.index(call)
+            last = max((e["ts"] + e["dur"] for e in self.events[index + 1:] if e["ph"] == "X"),
                        default=0.0)
-            self.call["dur"] = max(_us(event.t_ns), last - self.call["ts"])
-            self.call["args"].update({"outcome": event.outcome, "value": event.value,
-                                      "message": None if event.message is None
-                                      else for_user(event.message)})
-            self._counter(end, event.memory_bytes)
+            call["dur"] = max(_us(event.t_ns), last - call["ts"])
+            call["args"].update({"outcome": event.outcome, "value": event.value,
+                                 "message": None if event.message is None
+                                 else for_user(event.message)})
+            if not depth:
+                self._counter(base + event.t_ns, event.memory_bytes)
         elif isinstance(event, ev.HostCall):
-            base = self.call_base if self.call_base is not None else received - event.t_ns
+            level = self.levels.get(depth)
+            base = level[1] if level is not None else received - event.t_ns
             name = f"{event.binding}:{event.namespace}:{event.operation}"
             args: dict[str, Any] = {
                 "payload_len": len(event.payload), "response_len": len(event.response),
@@ -98,14 +125,27 @@ class ChromeTraceExport(TraceSink):
             }
             if isinstance(event, AbortedHostCall):
                 args["aborted"] = True
-            if nested["depth"]:
+            if depth:
                 args.update(nested)
-            self._span(name, "host_call", base + event.t_ns, event.duration_ns, args)
+            inner = self.covered.pop(depth, None)
+            span = self._span(name, "host_call", base + event.t_ns, event.duration_ns, args)
+            if inner is not None:
+                self._cover(span, self.events[inner:-1])
         elif isinstance(event, ev.ConsoleLog) and self.call_base is not None:
             self.events.append({
                 "name": "console_log", "ph": "i", "s": "t", "pid": _PID, "tid": _TID,
                 "ts": _us(self.call_base + event.t_ns), "args": {"source": event.source},
             })
+
+    @staticmethod
+    def _cover(span: dict[str, Any], inside: list[dict[str, Any]]) -> None:
+        """Widen ``span`` to hold every event of ``inside`` (a nested exchange's)."""
+        timed = [e for e in inside if "ts" in e]
+        if not timed:
+            return
+        start = min(span["ts"], *(e["ts"] for e in timed))
+        end = max(span["ts"] + span["dur"], *(e["ts"] + e.get("dur", 0) for e in timed))
+        span["ts"], span["dur"] = start, end - start
 
     def document(self, result: TraceResult) -> dict[str, Any]:
         info = self.info

@@ -61,7 +61,10 @@ def show_core(path: Path, core: bytes, module: bytes | None) -> CoreReport:
     try:
         dump = read_coredump(core)
     except WasmParseError as exc:
-        raise InputFileError(f"'{path}' is not a WebAssembly coredump: {exc}") from None
+        said = str(exc)
+        if not said.startswith("not a WebAssembly coredump"):
+            said = f"not a WebAssembly coredump: {said}"
+        raise InputFileError(f"'{path}' is {said}") from None
     frames = []
     symbolizer = None if module is None else symbolizer_for(module)
     for frame in dump.frames:

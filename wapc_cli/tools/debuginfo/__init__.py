@@ -6,7 +6,9 @@ The reading is in :mod:`wapc_cli.wasm.dwarf` and :mod:`wapc_cli.wasm.symbols`
 a module carries).
 """
 
-from .lookup import AddressLookup, addr2line, parse_offset
+from .lookup import AddressLookup, addr2line, dwarf_problem, parse_offset
 from .summary import DebugInfo, debug_info
 
-__all__ = ["AddressLookup", "DebugInfo", "addr2line", "debug_info", "parse_offset"]
+__all__ = [
+    "AddressLookup", "DebugInfo", "addr2line", "debug_info", "dwarf_problem", "parse_offset",
+]

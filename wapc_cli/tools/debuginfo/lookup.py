@@ -41,6 +41,12 @@ def parse_offset(text: str) -> int:
     return number
 
 
+def dwarf_problem(wasm: bytes) -> str | None:
+    """Why the module's DWARF sections cannot be read, when it has some (else None)."""
+    problem = symbolizer_for(wasm).dwarf_problem
+    return None if problem in (None, "no DWARF") else problem
+
+
 def addr2line(wasm: bytes, offsets: list[int]) -> list[AddressLookup]:
     """Look up each offset in ``wasm`` (DWARF first, then the name section)."""
     if len(offsets) > MAX_OFFSETS:

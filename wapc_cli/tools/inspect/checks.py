@@ -199,9 +199,15 @@ class Inspector:
             ok = self._known_import(imp, where, abi.HOST_IMPORTS.get(imp.name))
         elif imp.module in abi.WASI_MODULES and imp.kind == "func":
             role, ok = "wasi", True
-            if not _wasi_provided(imp.name):
+            expected = _wasi_type(imp.module, imp.name)
+            if expected is None:
                 self.notes.append(
                     f"{where}: not implemented by wapc's WASI; it returns ENOSYS (52)"
+                )
+            elif (params, results) != expected:
+                self.notes.append(
+                    f"{where}: has type {_show((params, results))}, but WASI defines "
+                    f"{_show(expected)}; calling it traps"
                 )
         elif (imp.module, imp.name) in abi.ENV_IMPORTS and imp.kind == "func":
             role = "env"
@@ -326,8 +332,11 @@ class Inspector:
         return InitInfo(m.start is not None, start_name, ordered, style)
 
 
-def _wasi_provided(name: str) -> bool:
-    # The WASI host's own table is the one source of truth.
-    from ...runtime.wasi import IMPLEMENTED_WASI_FUNCTIONS
+def _wasi_type(module: str, name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The type the WASI host gives ``module.name``, or None when it answers ENOSYS."""
+    # The WASI host's own table, by module and name, is the one source of truth
+    # (wasi_unstable has no sock_accept; a WASI name of another type traps).
+    from ...runtime.wasi import WASI_TABLE
 
-    return name in IMPLEMENTED_WASI_FUNCTIONS
+    entry = WASI_TABLE.get((module, name))
+    return None if entry is None else (entry.sig.params, entry.sig.results)

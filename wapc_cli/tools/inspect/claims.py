@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...wasm.module import Module
+from ...wasm.reader import encode_uleb
 
 JWT_SECTIONS = ("jwt", "wasmcloud_jwt")
 KUBEWARDEN_SECTION = "io.kubewarden.metadata"
@@ -86,25 +87,13 @@ class ActorClaims:
         }
 
 
-def _uleb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def module_hash(module: Module, data: bytes) -> str:
     """wascap's hash: SHA-256 of the module without its JWT sections, upper-case hex."""
     digest = hashlib.sha256(data[:8])
     for section in module.sections:
         if section.id == 0 and section.name in JWT_SECTIONS:
             continue
-        digest.update(bytes([section.id]) + _uleb128(section.size))
+        digest.update(bytes([section.id]) + encode_uleb(section.size))
         digest.update(data[section.offset:section.offset + section.size])
     return digest.hexdigest().upper()
 
@@ -114,7 +103,7 @@ def _custom_data(module: Module, data: bytes, name: str) -> bytes | None:
     for section in module.customs:
         if section.name == name:
             encoded = name.encode("utf-8")
-            start = section.offset + len(_uleb128(len(encoded))) + len(encoded)
+            start = section.offset + len(encode_uleb(len(encoded))) + len(encoded)
             return data[start:section.offset + section.size]
     return None
 
@@ -194,7 +183,7 @@ def actor_claims(module: Module, data: bytes) -> ActorClaims | None:
     for name in JWT_SECTIONS:
         raw = _custom_data(module, data, name)
         if raw is not None:
-            return _claims(name, raw[:MAX_JWT_BYTES], module_hash(module, data))
+            return _claims(name, raw[:MAX_JWT_BYTES + 1], module_hash(module, data))
     return None
 
 
@@ -203,8 +192,13 @@ def _claims(section: str, raw: bytes, computed: str) -> ActorClaims:
     claims: dict[str, Any] = {}
     signature = "not verified: the token could not be read"
     try:
+        if len(raw) > MAX_JWT_BYTES:
+            raise ValueError(f"larger than {MAX_JWT_BYTES >> 20} MiB")
         token = raw.decode("utf-8").strip()
-        header_b64, claims_b64, signature_b64 = token.split(".")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise ValueError(f"{len(parts)} dot-separated parts, not 3")
+        header_b64, claims_b64, signature_b64 = parts
         header = json.loads(_b64url(header_b64))
         value = json.loads(_b64url(claims_b64))
         if not isinstance(value, dict):
@@ -214,6 +208,8 @@ def _claims(section: str, raw: bytes, computed: str) -> ActorClaims:
             problems.append("the token's header does not say alg Ed25519")
         signature = _verify(_str(claims.get("iss")), f"{header_b64}.{claims_b64}".encode(),
                             _b64url(signature_b64))
+    except RecursionError:  # JSON nested deeper than the parser goes: a hostile file
+        problems.append(f"the '{section}' section is not a readable JWT (JSON nested too deep)")
     except (UnicodeDecodeError, ValueError, binascii.Error) as exc:
         problems.append(f"the '{section}' section is not a readable JWT ({exc})"
                         if not isinstance(exc, UnicodeDecodeError)
@@ -250,7 +246,7 @@ def kubewarden_metadata(module: Module, data: bytes) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return {"valid": False, "problem": f"the '{KUBEWARDEN_SECTION}' section is not JSON"}
     if not isinstance(value, dict):
         return {"valid": False, "problem": f"the '{KUBEWARDEN_SECTION}' section is not an object"}

@@ -45,7 +45,15 @@ def _split(selector: str) -> list[str]:
         else:
             current.append(char)
     parts.append("".join(current))
-    return [p for p in (part.strip() for part in parts) if p]
+    stripped = [part.strip() for part in parts]
+    if any(stripped) and not all(stripped):  # `a=b,` or `a=b,,c`: the API server refuses
+        raise SelectorError(f"unable to parse requirement: '{selector.strip()}'")
+    return [part for part in stripped if part]
+
+
+#: A label value: empty, or alphanumerics with ``-``, ``_``, ``.`` inside, at most 63.
+_LABEL_VALUE_RE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 
 def _equality(part: str) -> tuple[str, str, str] | None:
@@ -69,6 +77,10 @@ def label_selector(selector: str) -> Callable[[Mapping[str, Any]], bool]:
                 raise SelectorError(f"unable to parse requirement: '{part}'")
             if operator:
                 wanted = frozenset(v.strip() for v in values.split(",") if v.strip())
+                if not wanted:
+                    raise SelectorError("for 'in', 'notin' operators, values set can't be empty")
+                if not all(_LABEL_VALUE_RE.match(v) for v in wanted):
+                    raise SelectorError(f"unable to parse requirement: '{part}'")
                 requirements.append((operator, key, wanted))
             else:
                 requirements.append(("!exists" if negated else "exists", key, frozenset()))
@@ -77,6 +89,8 @@ def label_selector(selector: str) -> Callable[[Mapping[str, Any]], bool]:
         if equality is None or not equality[0]:
             raise SelectorError(f"unable to parse requirement: '{part}'")
         key, operator, value = equality
+        if not _LABEL_KEY_RE.match(key) or not _LABEL_VALUE_RE.match(value):
+            raise SelectorError(f"unable to parse requirement: '{part}'")  # e.g. `a=b=c`
         requirements.append(("!=" if operator == "!=" else "=", key, frozenset((value,))))
 
     def matches(resource: Mapping[str, Any]) -> bool:

@@ -37,6 +37,15 @@ from ..stubs.bounded_yaml import YamlTooLarge, compose_bounded
 from ..stubs.source import Node, Source
 from .requests import ChannelRequest
 
+#: policy-evaluator's ``CallbackRequestType`` variants (``src/callback_requests.rs``): the
+#: tags kwctl writes and reads; serde_yaml refuses any other.
+REQUEST_VARIANTS = (
+    "SigstorePubKeyVerify", "SigstoreKeylessVerify", "SigstoreKeylessPrefixVerify",
+    "SigstoreGithubActionsVerify", "SigstoreCertificateVerify", "OciManifestDigest",
+    "OciManifest", "OciManifestAndConfig", "DNSLookupHost", "CryptoIsCertificateTrusted",
+    "KubernetesListResourceNamespace", "KubernetesListResourceAll", "KubernetesGetResource",
+    "KubernetesCanI",
+)
 UNEXPECTED = "Replay error: unexpected request. Was expecting {expected}, got {got} instead"
 EXHAUSTED = "the list of recorded responses is empty"
 
@@ -131,6 +140,10 @@ def _request(source: Source, node: Node, what: str) -> ChannelRequest | None:
                              "'!KubernetesGetResource' followed by its fields")
         return None
     variant = inner.tag[1:]
+    if variant not in REQUEST_VARIANTS:
+        source.problem(node, f"{what}: unknown variant `{variant[:80]}`, expected one of "
+                             f"{', '.join(f'`{v}`' for v in REQUEST_VARIANTS)}")
+        return None
     inner.tag = "tag:yaml.org,2002:map"
     value = source.value(inner)
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):

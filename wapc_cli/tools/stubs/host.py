@@ -22,6 +22,7 @@ from .recorder import Recorder
 
 if TYPE_CHECKING:
     from ...runtime.cache import ModuleCache
+    from ...runtime.profiles import HostProfile
 
 
 class StubHostSetup(HostSetup):
@@ -64,18 +65,20 @@ def build_host_setup(
     *, tarmac: TarmacOptions | None = None, engine: str = "auto", limits: Limits | None = None,
     cache: ModuleCache | None = None, k8s_context: Path | None = None,
     record_format: str = "stubs", module: Path | None = None,
+    profile: HostProfile | None = None,
 ) -> StubHostSetup:
     """The host of one run. ``tarmac``: the Tarmac options given outside any table
     (they win over the tables' ``tarmac:`` blocks, and imply the tarmac preset);
     ``engine``, ``limits`` and ``cache`` are the run's, for ``function:`` callees and
     guest replies; ``k8s_context`` the kubewarden preset's cluster (and implies it);
     ``record_format`` ``stubs`` (a stub table) or ``kwctl`` (a kwctl session file);
-    ``module`` the guest (a Kubewarden policy's metadata grants its allow-list)."""
+    ``module`` the guest (a Kubewarden policy's metadata grants its allow-list);
+    ``profile`` the host profile the run's guest, and so its callees, run under."""
     tables = [load_stub_file(Path(p)) for p in stub_files]
     return host_setup_from_tables(tables, preset, record_path, force, tarmac=tarmac,
                                   engine=engine, limits=limits, cache=cache,
                                   k8s_context=k8s_context, record_format=record_format,
-                                  module=module)
+                                  module=module, profile=profile)
 
 
 def host_setup_from_tables(
@@ -83,7 +86,7 @@ def host_setup_from_tables(
     force: bool = False, *, tarmac: TarmacOptions | None = None, engine: str = "auto",
     limits: Limits | None = None, cache: ModuleCache | None = None,
     k8s_context: Path | None = None, record_format: str = "stubs",
-    module: Path | None = None,
+    module: Path | None = None, profile: HostProfile | None = None,
 ) -> StubHostSetup:
     """:func:`build_host_setup` from tables already loaded (``wapc test``: a suite's
     tables, inline ones included, are loaded with the suite)."""
@@ -114,7 +117,8 @@ def host_setup_from_tables(
     if runner is None and any(t.guest_replies for t in tables):
         runner = NestedRunner()
     if runner is not None:
-        runner.configure(engine=engine, limits=limits or Limits(), cache=cache)
+        runner.configure(engine=engine, limits=limits or Limits(), cache=cache,
+                         profile=profile)
     stubs = StubHandler(tables, preset_object)
     stubs.guests = runner
     recorder = None

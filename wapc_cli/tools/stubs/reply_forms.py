@@ -78,6 +78,7 @@ def guest_body(source: Source, node: Node, operation: tuple[Node, Node] | None,
         return None
     path = source.base_dir / name
     if not path.is_file():
-        source.problem(node, f"{where}: no such module '{path}'")
+        what = "not a file" if path.exists() else "no such module"
+        source.problem(node, f"{where}: {what} '{path}'")
         return None
     return Body(guest=GuestTarget(path, op))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ...errors import UsageError
-from .dsn import describe_dsn, sqlite_path
+from .dsn import describe_dsn, scrub_secrets, sqlite_path
 
 ERR_INVALID_KEY = "key cannot be nil"
 ERR_INVALID_DATA = "data cannot be empty"
@@ -122,7 +122,8 @@ class RedisKV:
                                                     socket_timeout=10)
             self.client.ping()
         except (redis.RedisError, OSError, ValueError) as exc:
-            raise UsageError(f"kvstore: cannot reach Redis at {describe_dsn(dsn)}: {exc}") from None
+            raise UsageError(f"kvstore: cannot reach Redis at {describe_dsn(dsn)}: "
+                             f"{scrub_secrets(str(exc), dsn)}") from None
         for key, data in (seed or {}).items():
             self.set(key, data)
 

@@ -23,8 +23,8 @@ from .wire import (
     go_b64decode,
     go_unmarshal,
     json_reply,
-    proto_reply,
     status_json,
+    status_reply,
 )
 
 PARSE_ERROR = "Error Parsing Input"  # every *JSON function's status for bad JSON
@@ -60,9 +60,7 @@ class KVStore:
                 data = self.backend.get(msg.key)
             except KVError as exc:
                 code, text = 404, f"Unable to fetch key {exc}"
-        reply = messages.build("tarmac.kvstore.KVStoreGetResponse",
-                               status=messages.status(code, text), data=data)
-        return proto_reply(code, text, reply)
+        return status_reply("tarmac.kvstore.KVStoreGetResponse", code, text, data=data)
 
     def _get_json(self, payload: bytes) -> HostReply:
         code, text, data = 200, "OK", ""
@@ -93,9 +91,7 @@ class KVStore:
                 self.backend.set(msg.key, msg.data)
             except KVError as exc:
                 code, text = 500, f"Unable to store data - {exc}"
-        reply = messages.build("tarmac.kvstore.KVStoreSetResponse",
-                               status=messages.status(code, text))
-        return proto_reply(code, text, reply)
+        return status_reply("tarmac.kvstore.KVStoreSetResponse", code, text)
 
     def _set_json(self, payload: bytes) -> HostReply:
         code, text = 200, "OK"
@@ -129,9 +125,7 @@ class KVStore:
                 self.backend.delete(msg.key)
             except KVError as exc:
                 code, text = 404, f"Unable to delete key {exc}"
-        reply = messages.build("tarmac.kvstore.KVStoreDeleteResponse",
-                               status=messages.status(code, text))
-        return proto_reply(code, text, reply)
+        return status_reply("tarmac.kvstore.KVStoreDeleteResponse", code, text)
 
     def _delete_json(self, payload: bytes) -> HostReply:
         code, text = 200, "OK"
@@ -156,6 +150,4 @@ class KVStore:
             code, text, keys = 500, f"Unable to fetch keys - {exc}", None
         if not payload:  # keysJSON: struct order is keys, then status
             return json_reply(code, text, {"keys": keys, "status": status_json(code, text)})
-        reply = messages.build("tarmac.kvstore.KVStoreKeysResponse",
-                               status=messages.status(code, text), keys=keys or [])
-        return proto_reply(code, text, reply)
+        return status_reply("tarmac.kvstore.KVStoreKeysResponse", code, text, keys=keys or [])

@@ -116,19 +116,130 @@ def message_class(full_name: str) -> type[Message]:
     return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(full_name))
 
 
+#: The requests Tarmac's kvstore and sql callbacks decode with vtprotobuf's ``UnmarshalVT``
+#: (``github.com/tarmac-project/protobuf-go``, ``sdk/*/*_vtproto.pb.go``, protoc-gen-go-vtproto
+#: v0.6.0), whose rules are not the protobuf package's: no UTF-8 check on strings, a known
+#: field with another wire type is an error, and an unknown group ends at any end-group tag
+#: (``protohelpers.Skip`` counts depth only). Every field of these messages is length-delimited.
+#: httpclient and metrics use Go's ``proto.Unmarshal``, which agrees with the protobuf package.
+_VT_DECODED = frozenset({
+    "tarmac.kvstore.KVStoreGet", "tarmac.kvstore.KVStoreSet", "tarmac.kvstore.KVStoreDelete",
+    "tarmac.sql.SQLQuery", "tarmac.sql.SQLExec",
+})
+_LEN = 2
+
+
 def parse(full_name: str, payload: bytes) -> Any | None:
     """``payload`` as the named message, or None when it is not that message's wire form.
 
     The same test Tarmac makes (``UnmarshalVT`` / ``proto.Unmarshal`` failing
-    sends it to its JSON path): malformed wire data, or a string field that is
-    not UTF-8 (proto3 strings must be).
+    sends it to its JSON path). For the messages in :data:`_VT_DECODED` that is
+    vtprotobuf's decoder, reproduced by :func:`_vt_fields`; a string it accepts
+    that is not UTF-8 is read with U+FFFD for the bad bytes (Python strings
+    cannot hold them). For the rest, the protobuf package's parse.
     """
+    if full_name in _VT_DECODED:
+        kinds = {number: (name, kind) for name, number, kind, _ in _message_fields(full_name)}
+        fields = _vt_fields(payload, frozenset(kinds))
+        if fields is None:
+            return None
+        values = {kinds[number][0]: (raw.decode("utf-8", "replace")
+                                     if kinds[number][1] == "string" else raw)
+                  for number, raw in fields.items()}
+        return build(full_name, **values)
     message = message_class(full_name)()
     try:
         message.ParseFromString(payload)
     except (DecodeError, ValueError, UnicodeDecodeError):
         return None
     return message
+
+
+def _message_fields(full_name: str) -> list[tuple[str, int, str, bool]]:
+    package, _, message = full_name.rpartition(".")
+    for file_package, _go, _imports, messages in _FILES.values():
+        if file_package == package:
+            return messages[message]
+    raise KeyError(full_name)
+
+
+def _vt_fields(payload: bytes, known: frozenset[int]) -> dict[int, bytes] | None:
+    """The ``known`` (length-delimited) fields as ``UnmarshalVT`` reads them, the last of
+    each winning; None where it returns an error."""
+    found: dict[int, bytes] = {}
+    index, end = 0, len(payload)
+    while index < end:
+        start = index
+        tag, index = _go_varint(payload, index)
+        if tag is None:
+            return None
+        number = ((tag >> 3) + (1 << 31)) % (1 << 32) - (1 << 31)  # Go: int32(wire >> 3)
+        wire = tag & 7
+        if wire == 4 or number <= 0:
+            return None  # "wiretype end group for non-group" / "illegal tag"
+        if number in known:
+            if wire != _LEN:
+                return None  # "wrong wireType"
+            length, index = _go_varint(payload, index)
+            if length is None or index + length > end:
+                return None
+            found[number] = payload[index:index + length]
+            index += length
+        else:
+            skipped = _vt_skip(payload, start)
+            if skipped is None or skipped > end:
+                return None
+            index = skipped
+    return found
+
+
+def _vt_skip(data: bytes, index: int) -> int | None:
+    """Where the record at ``index`` ends, as ``protohelpers.Skip`` finds it (None: an error)."""
+    depth, end = 0, len(data)
+    while index < end:
+        tag, index = _go_varint(data, index)
+        if tag is None:
+            return None
+        wire = tag & 7
+        if wire == 0:
+            value, index = _go_varint(data, index)
+            if value is None:
+                return None
+        elif wire == 1:
+            index += 8
+        elif wire == _LEN:
+            length, index = _go_varint(data, index)
+            if length is None or length >= 1 << 63:  # Go's int(length) < 0
+                return None
+            index += length
+        elif wire == 3:
+            depth += 1
+        elif wire == 4:
+            if depth == 0:
+                return None  # "unexpected end of group"
+            depth -= 1
+        elif wire == 5:
+            index += 4
+        else:
+            return None  # "illegal wireType"
+        if depth == 0:
+            return index
+    return None  # io.ErrUnexpectedEOF
+
+
+def _go_varint(data: bytes, index: int) -> tuple[int | None, int]:
+    """A varint as vtprotobuf reads one: at most 10 bytes, bits past 64 dropped; None at the
+    end of the data or past 10 bytes."""
+    value = shift = 0
+    while True:
+        if shift >= 64 or index >= len(data):
+            return None, index
+        byte = data[index]
+        index += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value & ((1 << 64) - 1), index
+        shift += 7
 
 
 def build(full_name: str, **fields: Any) -> Any:
@@ -142,39 +253,12 @@ def status(code: int, text: str) -> Any:
 
 
 def has_field(payload: bytes, number: int) -> bool:
-    """Whether the (well-formed) wire bytes carry field ``number`` at all.
+    """Whether the wire bytes carry the length-delimited field ``number`` at the top level.
 
     proto3 ``bytes`` fields have no presence in the Python API, but Tarmac's
     Go code tells a missing ``data`` (nil) from an empty one: this reads the
-    tags directly. Only called on bytes that already parsed.
+    tags as ``UnmarshalVT`` does (a field inside an unknown group is not the
+    message's). Only called on bytes that already parsed.
     """
-    index, end = 0, len(payload)
-    while index < end:
-        tag, index = _varint(payload, index)
-        if tag >> 3 == number:
-            return True
-        wire = tag & 7
-        if wire == 0:
-            _, index = _varint(payload, index)
-        elif wire == 1:
-            index += 8
-        elif wire == 2:
-            length, index = _varint(payload, index)
-            index += length
-        elif wire == 5:
-            index += 4
-        else:  # groups (3/4): skip the tag only; their contents are tags too
-            continue
-    return False
-
-
-def _varint(data: bytes, index: int) -> tuple[int, int]:
-    value = shift = 0
-    while index < len(data):
-        byte = data[index]
-        index += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-        shift += 7
-    return value, index
+    fields = _vt_fields(payload, frozenset({number}))
+    return fields is not None and number in fields

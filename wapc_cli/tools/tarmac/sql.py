@@ -25,8 +25,8 @@ from .wire import (
     go_json,
     go_unmarshal,
     json_reply,
-    proto_reply,
     status_json,
+    status_reply,
 )
 
 NO_QUERY = "SQL Query must be defined"
@@ -72,9 +72,7 @@ class SQL:
         else:
             columns, document, code, text = self._rows(msg.query)
             fields = {"data": document or b"", "columns": columns or []}
-        reply = messages.build("tarmac.sql.SQLQueryResponse",
-                               status=messages.status(code, text), **fields)
-        return proto_reply(code, text, reply)
+        return status_reply("tarmac.sql.SQLQueryResponse", code, text, **fields)
 
     def _query_json(self, payload: bytes) -> HostReply:
         code, text, data = 200, "OK", ""
@@ -115,6 +113,5 @@ class SQL:
                     code, text = 206, f"Unable to get last insert ID - {result.id_error}"
                 else:
                     last_insert_id = result.last_insert_id
-        reply = messages.build("tarmac.sql.SQLExecResponse", status=messages.status(code, text),
-                               last_insert_id=last_insert_id, rows_affected=rows_affected)
-        return proto_reply(code, text, reply)
+        return status_reply("tarmac.sql.SQLExecResponse", code, text,
+                            last_insert_id=last_insert_id, rows_affected=rows_affected)

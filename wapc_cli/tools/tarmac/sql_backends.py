@@ -24,11 +24,16 @@ from typing import Any, Protocol
 
 from ...errors import UsageError
 from ...runtime import budget
-from .dsn import MEMORY, describe_dsn, sqlite_path
+from .dsn import MEMORY, describe_dsn, scrub_secrets, sqlite_path
 
 #: How often (in SQLite VM instructions) a running statement looks at the time budget.
 _PROGRESS_STEPS = 10_000
 _CONNECT_TIMEOUT_S = 5
+#: The most row data one query hands back (its cells' sizes summed); more fails the query.
+#: Tarmac has no bound; here a guest's ``WITH RECURSIVE`` must not fill the host's memory.
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+_FETCH_BATCH = 1000
+_CELL_OVERHEAD = 8  # a number, a NULL, or the separators around a value
 
 
 class SQLError(Exception):
@@ -49,6 +54,21 @@ class SQLBackend(Protocol):
     def query(self, sql: str) -> tuple[list[str], list[list[Any]]]: ...
     def exec(self, sql: str) -> ExecResult: ...
     def close(self) -> None: ...
+
+
+def _fetch_bounded(cursor: Any) -> list[list[Any]]:
+    """All of ``cursor``'s rows, in batches, failing once they pass :data:`MAX_RESULT_BYTES`."""
+    rows: list[list[Any]] = []
+    size = 0
+    while batch := cursor.fetchmany(_FETCH_BATCH):
+        for row in batch:
+            size += sum(len(cell) if isinstance(cell, (str, bytes, bytearray, memoryview))
+                        else _CELL_OVERHEAD for cell in row) + _CELL_OVERHEAD
+            rows.append(list(row))
+        if size > MAX_RESULT_BYTES:
+            raise SQLError(f"the rows are larger than {MAX_RESULT_BYTES >> 20} MiB "
+                           "(the most one query reads)")
+    return rows
 
 
 def _budget_seconds() -> float | None:
@@ -86,8 +106,10 @@ class SqliteSQL:
         cursor = self._run(sql)
         columns = [d[0] for d in cursor.description or ()]
         try:
-            rows = [list(row) for row in cursor.fetchall()]
-        except sqlite3.Error as exc:
+            rows = _fetch_bounded(cursor)
+        except sqlite3.Error as exc:  # the statement steps on while its rows are read
+            if "interrupted" in str(exc) and time.monotonic() > self._deadline:
+                raise budget.OutOfTime("an SQL statement") from None
             raise SQLError(str(exc)) from None
         finally:
             self._deadline = math.inf
@@ -130,7 +152,7 @@ class PostgresSQL:
         except (psycopg.Error, ValueError) as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UsageError(f"sql: cannot connect to PostgreSQL at {describe_dsn(dsn)}: "
-                             f"{detail}") from None
+                             f"{scrub_secrets(detail, dsn)}") from None
 
     def _cursor(self) -> Any:
         try:
@@ -163,7 +185,7 @@ class PostgresSQL:
         if not description:
             return [], []
         result = cursor.pgresult  # the raw text of each cell, for the types lib/pq keeps raw
-        typed = cursor.fetchall()
+        typed = _fetch_bounded(cursor)
         keep = [column.type_code in _PG_TYPED for column in description]
         rows = []
         for index, row in enumerate(typed):
@@ -207,7 +229,7 @@ class MySQL:
                 charset="utf8mb4")
         except (pymysql.Error, ValueError, OSError) as exc:
             raise UsageError(f"sql: cannot connect to MySQL at {describe_dsn(dsn)}: "
-                             f"{exc}") from None
+                             f"{scrub_secrets(str(exc), dsn)}") from None
 
     def _execute(self, sql: str) -> Any:
         pymysql = self._pymysql
@@ -235,7 +257,7 @@ class MySQL:
         cursor = self._execute(sql)
         columns = [d[0] for d in cursor.description or ()]
         rows = []
-        for row in cursor.fetchall() if cursor.description else ():
+        for row in _fetch_bounded(cursor) if cursor.description else ():
             rows.append([v.encode("utf-8") if isinstance(v, str) else v for v in row])
         return columns, rows
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...runtime.hostcalls import HostReply
+from . import messages
 
 SOURCE = "preset:tarmac"
 
@@ -131,6 +132,13 @@ def json_reply(code: int, text: str, fields: dict[str, Any]) -> HostReply:
 def proto_reply(code: int, text: str, message: Any) -> HostReply:
     """A Tarmac protobuf reply (the message already holds ``status``)."""
     return HostReply(message.SerializeToString(), None if code == 200 else text, SOURCE)
+
+
+def status_reply(full_name: str, code: int, text: str, **fields: Any) -> HostReply:
+    """A Tarmac protobuf reply: a new ``full_name`` message with ``fields`` and its
+    ``status`` set to ``code``/``text``; failed unless code is 200."""
+    reply = messages.build(full_name, status=messages.status(code, text), **fields)
+    return proto_reply(code, text, reply)
 
 
 def failed(text: str, body: bytes = b"") -> HostReply:

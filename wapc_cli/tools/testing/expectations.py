@@ -29,7 +29,8 @@ def evaluate(suite: Suite, case: Case, outcome: CaseOutcome, snapshots: Snapshot
     """The verdict on ``outcome``; every expectation that failed is described, in order."""
     def result(status: str, failure: str = "", snapshot: str | None = None) -> CaseResult:
         return CaseResult(suite.display, case.name, outcome.engine, case.index, status,
-                          failure, outcome.duration_ms, snapshot, outcome.recorded)
+                          failure, outcome.duration_ms, snapshot, outcome.recorded,
+                          outcome.core)
 
     if outcome.setup_error is not None:
         return result("error", f"the case could not run: {visible(outcome.setup_error)}")
@@ -56,6 +57,8 @@ def evaluate(suite: Suite, case: Case, outcome: CaseOutcome, snapshots: Snapshot
             misses.append(block(f"no log line contains {json.dumps(wanted, ensure_ascii=False)}"
                                 "; the guest logged:", logged))
     if misses:
+        if outcome.core:
+            misses.append(outcome.core)
         return result("failed", "\n".join(misses), snapshot)
     return result("passed", "", snapshot)
 

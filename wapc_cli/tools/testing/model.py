@@ -8,6 +8,7 @@ boundary: a worker process loads the suite itself and sends back a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,13 @@ class Suite:
     cases: tuple[Case, ...]
 
 
+def case_slug(suite: Suite, case: Case) -> tuple[str, str]:
+    """(the suite's stem, ``NN-case-name``): names for the files a case leaves behind."""
+    stem = suite.path.name.removesuffix(".wapc.yaml").removesuffix(".yaml")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", case.name).strip("-.") or f"case-{case.index + 1}"
+    return stem, f"{case.index + 1:02d}-{slug[:60]}"
+
+
 @dataclass(frozen=True)
 class HostCall:
     """One host call a guest made: its key and payload (the answer is the stubs' business)."""
@@ -122,6 +130,8 @@ class CaseOutcome:
     setup_error: str | None = None
     #: Where ``--record`` wrote this case's host calls, if it did.
     recorded: str | None = None
+    #: With a crash-bundle folder: where this failed trap's bundle went (one line).
+    core: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,8 @@ class CaseResult:
     #: ``--update``: "created" or "updated" when this case wrote its snapshot.
     snapshot: str | None = None
     recorded: str | None = None
+    #: ``crash bundle written: ...`` when this case trapped, failed and a bundle was asked for.
+    core: str | None = None
 
     @property
     def passed(self) -> bool:

@@ -74,11 +74,14 @@ class WapcSuiteFile(pytest.File):
             ) from None
         except Exception as exc:  # an unreadable file: one line, not a traceback
             raise self.CollectError(f"{self.path}: {exc}") from None
+        from .diffs import visible
+
         engines = tuple(self.config.getoption("wapc_engine") or ()) or suite.engines
         for case in suite.cases:
-            for engine in engines:
+            for engine in engines:  # a name reaches the terminal: its controls escaped
                 yield WapcCaseItem.from_parent(
-                    self, name=f"{case.name}[{engine}]", suite=suite, case=case, engine=engine
+                    self, name=f"{visible(case.name, keep='')}[{engine}]", suite=suite,
+                    case=case, engine=engine,
                 )
 
 
@@ -111,12 +114,16 @@ class WapcCaseItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
         if isinstance(excinfo.value, WapcCaseFailed):
+            from .diffs import visible
+
             result = excinfo.value.result
-            return f"{result.suite} > {result.title}\n{result.failure}"
+            return f"{visible(f'{result.suite} > {result.title}', keep='')}\n{result.failure}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.case.line - 1, f"{self.case.name} [{self.engine}]"
+        from .diffs import visible
+
+        return self.path, self.case.line - 1, f"{visible(self.case.name, keep='')} [{self.engine}]"
 
 
 def _pool(config: pytest.Config) -> ModulePool:

@@ -11,7 +11,6 @@ guest, such as wasmer: a timeout must still end the case) goes through
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from ...runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
 from ...runtime.limits import needs_supervision
 from ...runtime.profiles import get_profile
 from ..stubs.host import host_setup_from_tables
-from .model import Case, CaseOutcome, HostCall, Suite
+from .model import Case, CaseOutcome, HostCall, Suite, case_slug
 
 #: How many log lines and host calls a case keeps (a guest can make them in a loop until
 #: its timeout); the rest are counted, not kept.
@@ -85,19 +84,20 @@ class _CallLog:
 
 def record_path(directory: Path, suite: Suite, case: Case) -> Path:
     """Where ``--record DIR`` writes a case's host calls: ``DIR/<suite>/<case>.stubs.yaml``."""
-    stem = suite.path.name.removesuffix(".wapc.yaml").removesuffix(".yaml")
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", case.name).strip("-.") or f"case-{case.index + 1}"
-    return directory / stem / f"{case.index + 1:02d}-{slug[:60]}.stubs.yaml"
+    stem, slug = case_slug(suite, case)
+    return directory / stem / f"{slug}.stubs.yaml"
 
 
 def run_case(
     suite: Suite, case: Case, engine: str, pool: ModulePool, *,
-    record_dir: Path | None = None, force: bool = False,
+    record_dir: Path | None = None, force: bool = False, core_dir: Path | None = None,
 ) -> CaseOutcome:
     """Run ``case`` on ``engine``; every failure of the guest is kept in the outcome.
 
     A failure of the setup (the engine cannot load here, the module is not a
     guest) is the outcome's ``setup_error``: the case errs, the others still run.
+    ``core_dir``: the exchange is recorded, and a case that failed with a trap
+    leaves a crash bundle there (:mod:`.core_bundles`; ``force`` replaces one).
     """
     recorded = None
     try:
@@ -107,9 +107,11 @@ def run_case(
             record.parent.mkdir(parents=True, exist_ok=True)
             recorded = str(record)
         # The same host as --stubs/--preset/--record: the suite's tables, then the case's.
-        preset = case.preset or get_profile(case.host).preset  # a platform brings its own
+        profile = get_profile(case.host)
+        preset = case.preset or profile.preset  # a platform brings its own
         host = host_setup_from_tables(case.stubs, preset, record, force, engine=engine,
-                                      limits=case.limits, cache=pool.cache)
+                                      limits=case.limits, cache=pool.cache,
+                                      profile=None if profile.is_default else profile)
     except (WapcError, OSError) as exc:
         return CaseOutcome(engine, setup_error=f"cannot set up the host: {exc}")
     calls = _CallLog(host.handler)
@@ -119,10 +121,17 @@ def run_case(
         if len(logs) < MAX_KEPT:
             logs.append(message)
 
-    host.attach(None, on_log)
+    recorder = None
+    if core_dir is not None:  # only then: a traced call leaves the plain one's hot path
+        from ..crash import ExchangeRecorder
+
+        recorder = ExchangeRecorder()
+    host.attach(recorder, on_log)
     wasi = case.wasi._replace(program_name=suite.module.name)
     response: bytes | None = None
     error: WapcError | None = None
+    guest = None
+    trapped_memory: bytes | None = None
     started = time.perf_counter()
     try:
         if needs_supervision(engine, case.limits):
@@ -131,14 +140,16 @@ def run_case(
             result = run_supervised(
                 pool.wasm(suite.module), operation=case.operation, payload=case.payload,
                 name=str(suite.module), engine=engine, limits=case.limits, wasi=wasi,
-                host_call=calls, on_log=on_log, profile=case.host,
+                host_call=calls, on_log=on_log, profile=case.host, tracer=recorder,
+                keep_memory=recorder is not None,
             )
-            response, error = result.response, result.error
+            response, error, trapped_memory = result.response, result.error, result.memory
             if error is not None and not isinstance(error, GuestError | GuestTrap | StubFailure):
                 return CaseOutcome(engine, setup_error=str(error))
         else:
             module = pool.module(suite.module, engine, case.limits)
-            guest = module.instantiate(calls, on_log=on_log, wasi=wasi, profile=case.host)
+            guest = module.instantiate(calls, on_log=on_log, wasi=wasi, profile=case.host,
+                                       tracer=recorder)
             response = guest.call(case.operation, case.payload)
     except (GuestError, GuestTrap, StubFailure) as exc:
         error = exc
@@ -151,7 +162,7 @@ def run_case(
         error = error or exc
     except (WapcError, OSError) as exc:
         return CaseOutcome(engine, setup_error=f"cannot record: {exc}")
-    return CaseOutcome(
+    outcome = CaseOutcome(
         engine=engine,
         response=response if error is None else None,
         error_kind=error.kind if error is not None else None,
@@ -165,3 +176,17 @@ def run_case(
         duration_ms=duration_ms,
         recorded=recorded,
     )
+    if core_dir is None or recorder is None:
+        return outcome
+    from ..crash import memory_of
+    from .core_bundles import bundle_if_failed
+
+    note = None
+    if trapped_memory is None:
+        if guest is None and not needs_supervision(engine, case.limits):
+            note = "the guest trapped before its instance was ready: no memory to read"
+        else:
+            trapped_memory, note = memory_of(guest)
+    return bundle_if_failed(core_dir, suite, case, outcome, error=error,
+                            wasm=pool.wasm(suite.module), recorder=recorder,
+                            memory=trapped_memory, memory_note=note, force=force)

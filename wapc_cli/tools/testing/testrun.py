@@ -56,6 +56,12 @@ def run_suites(
     options = options or TestOptions()
     suites = load_suites(paths)
     units = plan(suites, options)
+    if options.core_dir is not None:
+        from .core_bundles import check_free
+
+        check_free(options.core_dir,
+                   [(suites[u.suite], suites[u.suite].cases[u.case], u.engine) for u in units],
+                   force=options.force)
     report = TestReport(suites=[s.display for s in suites])
     snapshots = Snapshots(update=options.update)
 
