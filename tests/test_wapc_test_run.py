@@ -249,3 +249,41 @@ def test_junit_stays_well_formed_with_control_characters_in_names_and_output(
     names = [case.get("name") for case in tree.iter("testcase")]
     assert names == ["bell \\x07 and \\x01 [wasmtime]"]
     assert all("\x1b" not in (s.get("name") or "") for s in tree.iter("testsuite"))
+
+
+def test_each_cases_host_backends_are_released_when_the_case_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A suite of many cases against a --sql/--kvstore server must not hold one
+    # connection per case until the process ends.
+    from wapc_cli.tools.tarmac.preset import TarmacPreset
+
+    closed: list[TarmacPreset] = []
+    real_close = TarmacPreset.close
+
+    def counting_close(self: TarmacPreset) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(TarmacPreset, "close", counting_close)
+    module = REPO / "sample_guests" / "build" / "as_guest.wasm"
+    suite = write(tmp_path, "kv.wapc.yaml", f"""
+module: {module}
+preset: tarmac
+cases:
+  - name: first
+    operation: echo
+    payload: a
+    expect: {{response: a}}
+  - name: second
+    operation: echo
+    payload: b
+    expect: {{response: b}}
+  - name: third
+    operation: echo
+    payload: c
+    expect: {{response: c}}
+""")
+    report = run_suites([suite])
+    assert [r.passed for r in report.results] == [True, True, True]
+    assert len(set(map(id, closed))) == 3

@@ -178,6 +178,8 @@ def _one_run(
         host.finish()
     except WapcError as exc:
         error = error or exc
+    finally:
+        host.close()  # each run's backend connections, not the process's
     run = CompatRun(profile.name, profile.label, engine, "ok", 0, response,
                     deviations=tuple(deviations))
     if error is not None:

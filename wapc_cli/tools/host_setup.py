@@ -49,3 +49,6 @@ class HostSetup:
     def preset_state(self) -> dict[str, Any] | None:
         """The built-in host's state at the end of the run (none here)."""
         return None
+
+    def close(self) -> None:
+        """Release what the host holds (backend connections); after preset_state()."""

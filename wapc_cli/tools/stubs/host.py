@@ -59,6 +59,11 @@ class StubHostSetup(HostSetup):
         preset = self.stubs.preset if self.stubs is not None else None
         return preset.summary() if preset is not None else None
 
+    def close(self) -> None:
+        preset = self.stubs.preset if self.stubs is not None else None
+        if preset is not None:
+            preset.close()
+
 
 def build_host_setup(
     stub_files: Sequence[Path], preset: str | None, record_path: Path | None, force: bool = False,

@@ -114,79 +114,85 @@ def run_case(
                                       profile=None if profile.is_default else profile)
     except (WapcError, OSError) as exc:
         return CaseOutcome(engine, setup_error=f"cannot set up the host: {exc}")
-    calls = _CallLog(host.handler)
-    logs: list[str] = []
-
-    def on_log(message: str, source: str) -> None:
-        if len(logs) < MAX_KEPT:
-            logs.append(message)
-
-    recorder = None
-    if core_dir is not None:  # only then: a traced call leaves the plain one's hot path
-        from ..crash import ExchangeRecorder
-
-        recorder = ExchangeRecorder()
-    host.attach(recorder, on_log)
-    wasi = case.wasi._replace(program_name=suite.module.name)
-    response: bytes | None = None
-    error: WapcError | None = None
-    guest = None
-    trapped_memory: bytes | None = None
-    started = time.perf_counter()
+    # The host may hold backend connections (a Tarmac --sql/--kvstore server, Redis):
+    # each case's are released when it ends, not when the process does.
     try:
-        if needs_supervision(engine, case.limits):
-            from ...isolation import run_supervised
+        calls = _CallLog(host.handler)
+        logs: list[str] = []
 
-            result = run_supervised(
-                pool.wasm(suite.module), operation=case.operation, payload=case.payload,
-                name=str(suite.module), engine=engine, limits=case.limits, wasi=wasi,
-                host_call=calls, on_log=on_log, profile=case.host, tracer=recorder,
-                keep_memory=recorder is not None,
-            )
-            response, error, trapped_memory = result.response, result.error, result.memory
-            if error is not None and not isinstance(error, GuestError | GuestTrap | StubFailure):
-                return CaseOutcome(engine, setup_error=str(error))
-        else:
-            module = pool.module(suite.module, engine, case.limits)
-            guest = module.instantiate(calls, on_log=on_log, wasi=wasi, profile=case.host,
-                                       tracer=recorder)
-            response = guest.call(case.operation, case.payload)
-    except (GuestError, GuestTrap, StubFailure) as exc:
-        error = exc
-    except WapcError as exc:  # the engine, the module: not this case's guest behaviour
-        return CaseOutcome(engine, setup_error=str(exc))
-    duration_ms = (time.perf_counter() - started) * 1000
-    try:
-        host.finish()  # writes the recording, then checks the stubs' times: expectations
-    except StubFailure as exc:
-        error = error or exc
-    except (WapcError, OSError) as exc:
-        return CaseOutcome(engine, setup_error=f"cannot record: {exc}")
-    outcome = CaseOutcome(
-        engine=engine,
-        response=response if error is None else None,
-        error_kind=error.kind if error is not None else None,
-        error_text=str(error) if error is not None else "",
-        exit_code=int(error.exit_code) if error is not None else 0,
-        limit=_LIMIT_NAMES.get(error.limit, error.limit)
-        if isinstance(error, LimitExceeded) else None,
-        logs=tuple(logs),
-        host_calls=tuple(calls.calls),
-        host_call_count=calls.count,
-        duration_ms=duration_ms,
-        recorded=recorded,
-    )
-    if core_dir is None or recorder is None:
-        return outcome
-    from ..crash import memory_of
-    from .core_bundles import bundle_if_failed
+        def on_log(message: str, source: str) -> None:
+            if len(logs) < MAX_KEPT:
+                logs.append(message)
 
-    note = None
-    if trapped_memory is None:
-        if guest is None and not needs_supervision(engine, case.limits):
-            note = "the guest trapped before its instance was ready: no memory to read"
-        else:
-            trapped_memory, note = memory_of(guest)
-    return bundle_if_failed(core_dir, suite, case, outcome, error=error,
-                            wasm=pool.wasm(suite.module), recorder=recorder,
-                            memory=trapped_memory, memory_note=note, force=force)
+        recorder = None
+        if core_dir is not None:  # only then: a traced call leaves the plain one's hot path
+            from ..crash import ExchangeRecorder
+
+            recorder = ExchangeRecorder()
+        host.attach(recorder, on_log)
+        wasi = case.wasi._replace(program_name=suite.module.name)
+        response: bytes | None = None
+        error: WapcError | None = None
+        guest = None
+        trapped_memory: bytes | None = None
+        started = time.perf_counter()
+        try:
+            if needs_supervision(engine, case.limits):
+                from ...isolation import run_supervised
+
+                result = run_supervised(
+                    pool.wasm(suite.module), operation=case.operation, payload=case.payload,
+                    name=str(suite.module), engine=engine, limits=case.limits, wasi=wasi,
+                    host_call=calls, on_log=on_log, profile=case.host, tracer=recorder,
+                    keep_memory=recorder is not None,
+                )
+                response, error, trapped_memory = result.response, result.error, result.memory
+                case_failure = GuestError | GuestTrap | StubFailure
+                if error is not None and not isinstance(error, case_failure):
+                    return CaseOutcome(engine, setup_error=str(error))
+            else:
+                module = pool.module(suite.module, engine, case.limits)
+                guest = module.instantiate(calls, on_log=on_log, wasi=wasi, profile=case.host,
+                                           tracer=recorder)
+                response = guest.call(case.operation, case.payload)
+        except (GuestError, GuestTrap, StubFailure) as exc:
+            error = exc
+        except WapcError as exc:  # the engine, the module: not this case's guest behaviour
+            return CaseOutcome(engine, setup_error=str(exc))
+        duration_ms = (time.perf_counter() - started) * 1000
+        try:
+            host.finish()  # writes the recording, then checks the stubs' times: expectations
+        except StubFailure as exc:
+            error = error or exc
+        except (WapcError, OSError) as exc:
+            return CaseOutcome(engine, setup_error=f"cannot record: {exc}")
+        outcome = CaseOutcome(
+            engine=engine,
+            response=response if error is None else None,
+            error_kind=error.kind if error is not None else None,
+            error_text=str(error) if error is not None else "",
+            exit_code=int(error.exit_code) if error is not None else 0,
+            limit=_LIMIT_NAMES.get(error.limit, error.limit)
+            if isinstance(error, LimitExceeded) else None,
+            logs=tuple(logs),
+            host_calls=tuple(calls.calls),
+            host_call_count=calls.count,
+            duration_ms=duration_ms,
+            recorded=recorded,
+        )
+        if core_dir is None or recorder is None:
+            return outcome
+        from ..crash import memory_of
+        from .core_bundles import bundle_if_failed
+
+        note = None
+        if trapped_memory is None:
+            if guest is None and not needs_supervision(engine, case.limits):
+                note = "the guest trapped before its instance was ready: no memory to read"
+            else:
+                trapped_memory, note = memory_of(guest)
+        return bundle_if_failed(core_dir, suite, case, outcome, error=error,
+                                wasm=pool.wasm(suite.module), recorder=recorder,
+                                memory=trapped_memory, memory_note=note, force=force)
+    finally:
+        host.close()
