@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -155,7 +154,7 @@ class Guest:
         self.wasi = WasiHost(self.session, wasi)
         self._init = InitSteps(self.session, self.wasi.flush, self._trace_step, self._classify,
                                self._rules)
-        weakref.finalize(self, self.wasi.close)  # its host fds go with us (wasmer keeps it)
+        self.wasi.close_with(self)  # its host fds go with us (wasmer keeps the WASI host alive)
         self.timings = Timings(compile_ms=module.compile_ms)
         # The record `last` shows instead of the session's: set only while a
         # rebuild after a trap has failed (init reset the session; the previous

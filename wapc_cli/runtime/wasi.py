@@ -97,7 +97,9 @@ class WasiHost(WasiState):
     ) -> None:
         argv = [options.program_name, *options.args] if options.args or command else []
         fds = DescriptorTable(open_grants(options.dirs))
-        self._closer = weakref.finalize(self, fds.close)
+        # Only a grant can hold host descriptors (every path a guest opens starts at
+        # one), so only then is there anything for garbage collection to close.
+        self._closer = weakref.finalize(self, fds.close) if options.dirs else None
         super().__init__(
             session.checked, session, fds, output or LogOutput(session.log), Stdin(stdin),
             argv, [f"{key}={value}" for key, value in options.env.items()],
@@ -117,7 +119,14 @@ class WasiHost(WasiState):
 
         Output not yet flushed stays unflushed (:meth:`flush` first when it matters).
         """
-        self._closer()
+        if self._closer is not None:
+            self._closer()
+
+    def close_with(self, owner: object) -> None:
+        """Also close this host's descriptors when ``owner`` is collected (a guest: wasmer
+        keeps the host itself alive through its host functions). Nothing without a grant."""
+        if self._closer is not None:
+            weakref.finalize(owner, self.close)
 
     def functions(
         self, wanted: Sequence[tuple[str, str, FuncSig]]
