@@ -109,6 +109,7 @@ class MemoryMisuse(AssertionError):
 
 class BytearrayMemory:
     lends_views = False  # a subclass with a view() says True
+    native_handle = None
 
     def __init__(self, size: int = PAGE) -> None:
         self.data = bytearray(size)
@@ -159,6 +160,7 @@ class FakeModule:
     new_memory: Callable[[int], BytearrayMemory] = BytearrayMemory
     imports: Sequence[ImportDecl] = field(default_factory=lambda: list(_ALL_IMPORTS))
     engine_name: str = "fake"
+    native_imports: bool = False
     # Counters the tests read: how often each thing ran, across instances.
     instantiations: int = 0
     init_runs: list[str] = field(default_factory=list)

@@ -22,7 +22,8 @@ MAX_TOP_LEVEL_MODULES = 8
 #: wasmtime-py handles that the C-API fast path reads on purpose (wasmtime-py has
 #: no public way to get at them); the one place outside our own code it leans on.
 WASMTIME_INTERNALS = {
-    "wapc_cli.engines.wasmtime_fast": {"_from_ptr", "_func", "_context", "_memory"},
+    "wapc_cli.engines.wasmtime_fast": {"_from_ptr", "_func", "_context"},
+    "wapc_cli.engines.wasmtime_memory": {"_memory"},
 }
 
 

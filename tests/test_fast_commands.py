@@ -197,7 +197,8 @@ def _fast(argv: list[str]) -> tuple[int, bytes, str]:
 
 
 def _numbers_aside(text: str) -> str:
-    return re.sub(r"[ \u2500]+", " ", re.sub(r"-?\d+(\.\d+)?(ms|µs|ns)?", "N", text))
+    numbers = re.sub(r"-?\d+(,\d{3})*(\.\d+)?(e-?\d+)?(ms|µs|ns)?", "N", text)
+    return re.sub(r"[ \u2500]+", " ", numbers)
 
 
 def _check_same(argv: list[str]) -> tuple[int, bytes, str]:

@@ -242,3 +242,28 @@ def test_display_name_escapes_and_caps() -> None:
     assert display_name("ok_name") == "ok_name"
     assert display_name("a\x1b[31mb\n") == "a\\x1b[31mb\\n"
     assert display_name("x" * 500, 10) == "x" * 10 + "..."
+
+
+# Found by tests/test_inspect_fuzz.py: a parameter of type nullref (0x71, the GC
+# proposal's abbreviation), which wasmtime accepts; and the (ref null ht) forms.
+NULLREF_PARAM = (
+    b"\x00asm\x01\x00\x00\x00\x01\x1c\x05`\x02~\x7f\x00`\x04q\x7f\x7f\x7f\x01\x7f`\x01\x7f"
+    b"\x01\x7f`\x00\x00`\x02\x7f\x7f\x01\x7f\x02F\x03\x04wapc\x0f__guest_request\x00\x00"
+    b"\x16wasi_snapshot_preview1\x08fd_write\x00\x01\x03env\x03mem\x02\x01\x01\x02\x03\x04"
+    b"\x03\x02\x03\x04\x05\x04\x01\x01\x01\x04\x07\"\x03\x06malloc\x00\x02\x06memory\x02\x01"
+    b"\x0c__guest_call\x00\x04\x08\x01\x03\n\x0e\x03\x04\x00A\x00\x0b\x02\x00\x0b\x04\x00A"
+    b"\x01\x0b"
+)
+
+
+def test_gc_reference_types_are_read() -> None:
+    module = parse_module(NULLREF_PARAM)
+    assert [(i.module, i.name) for i in module.imports] == [
+        ("wapc", "__guest_request"), ("wasi_snapshot_preview1", "fd_write"), ("env", "mem")]
+    assert [e.name for e in module.exports] == [
+        e.name for e in wasmtime.Module(wasmtime.Engine(), NULLREF_PARAM).exports]
+    fd_write = module.imports[1].type
+    assert fd_write is not None and fd_write.params[0] == "nullref"
+    # (func (param (ref null 0)) (param (ref func))): a type index and an abstract heap type
+    typed = b"\x00asm\x01\x00\x00\x00\x01\x0b\x02\x60\x00\x00\x60\x02\x63\x00\x64\x70\x00"
+    assert parse_module(typed).types[1].params == ("(ref null 0)", "(ref func)")

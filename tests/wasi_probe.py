@@ -26,6 +26,7 @@ class BytesMemory:
     """A guest memory that is a bytearray (lends no views)."""
 
     lends_views = False
+    native_handle = None
 
     def __init__(self, size: int = 1 << 16) -> None:
         self.data = bytearray(size)

@@ -48,6 +48,35 @@ class ExportDecl(NamedTuple):
 HostFn = Callable[..., "int | None"]
 
 
+class NativeHostFn:
+    """A host function written in C, for an engine whose modules declare ``native_imports``.
+
+    ``callback`` is the address of a function with wasmtime's unchecked
+    host-function signature (``wasm_trap_t *(void *env, wasmtime_caller_t *,
+    wasmtime_val_raw_t *args_and_results, size_t)``), called with ``env``.
+    Before instantiating, the engine calls ``prepare(trap_new, keep)`` once per
+    instance: ``trap_new`` is the address of ``wasmtime_trap_new`` (what the
+    function returns a trap with) and ``keep`` takes the Python exception that
+    trap stands for, which the engine re-raises once the guest call is back in
+    Python. ``owner`` keeps ``env`` valid while the instance lives.
+    """
+
+    __slots__ = ("callback", "env", "owner", "prepare")
+
+    def __init__(
+        self, callback: int, env: int,
+        prepare: Callable[[int, Callable[[BaseException], None]], None], owner: object,
+    ) -> None:
+        self.callback = callback
+        self.env = env
+        self.prepare = prepare
+        self.owner = owner
+
+    def __call__(self, *args: int) -> int | None:
+        """Only the engine calls it, natively: a HostFn in type only."""
+        raise TypeError("a native host function is called by the engine, not from Python")
+
+
 #: The most fuel an engine can count (wasmtime's fuel is a u64); adapters refuse more.
 MAX_FUEL = 2**64 - 1
 
@@ -117,6 +146,11 @@ class GuestMemory(Protocol):
     """
 
     lends_views: bool
+    #: For native host functions (:class:`NativeHostFn`): the addresses of
+    #: ``wasmtime_memory_data`` and ``_data_size``, the store context and the
+    #: ``wasmtime_memory_t``, and the object that keeps those valid; None when
+    #: the memory cannot be reached that way.
+    native_handle: tuple[int, int, int, int, object] | None
 
     def size(self) -> int: ...
 
@@ -178,9 +212,12 @@ class EngineInstance(Protocol):
 
 
 class CompiledModule(Protocol):
+    """``native_imports``: whether ``instantiate`` takes :class:`NativeHostFn` values."""
+
     engine_name: str
     imports: Sequence[ImportDecl]
     exports: Sequence[ExportDecl]
+    native_imports: bool
 
     def instantiate(
         self, host_functions: Mapping[tuple[str, str], HostFn], limits: Limits

@@ -141,6 +141,7 @@ class WasmerMemory:
 
     __slots__ = ("_memory", "_view")
     lends_views = False
+    native_handle: tuple[int, int, int, int, object] | None = None
 
     def __init__(self, memory: wasmer.Memory) -> None:
         self._memory = memory
@@ -277,6 +278,7 @@ class WasmerInstance:
 
 class WasmerModule:
     engine_name = "wasmer"
+    native_imports = False  # wasmer-python has no C entry points to define them with
 
     def __init__(self, module: wasmer.Module, store: wasmer.Store) -> None:
         self.module = module

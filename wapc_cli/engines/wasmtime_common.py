@@ -109,7 +109,10 @@ class WasmtimeModule:
         ticker: EpochTicker,
         interrupter: Interrupter,
         new_instance: InstanceFactory,
+        native_imports: bool = False,
     ) -> None:
+        #: Whether instantiate takes NativeHostFn values (the C-API path defines them).
+        self.native_imports = native_imports
         self.module = module
         self.wasm_engine = wasm_engine
         self.ticker = ticker

@@ -32,6 +32,7 @@ class WasmtimeMemory:
 
     __slots__ = ("_memory", "_store")
     lends_views = False
+    native_handle: tuple[int, int, int, int, object] | None = None
 
     def __init__(self, memory: wasmtime.Memory, store: wasmtime.Store) -> None:
         self._memory = memory
@@ -150,7 +151,9 @@ class WasmtimeEngine:
 
     def _module(self, module: wasmtime.Module, engine: wasmtime.Engine) -> WasmtimeModule:
         ticker = self._tickers[id(engine)]
-        return WasmtimeModule(module, engine, ticker, self._interrupter, self._new_instance)
+        return WasmtimeModule(
+            module, engine, ticker, self._interrupter, self._new_instance, native_imports=self.fast
+        )
 
     def compile(self, wasm: bytes, limits: Limits) -> WasmtimeModule:
         engine = self.wasm_engine(limits)

@@ -26,7 +26,9 @@ version uses the public-API path, which stays tested (``WAPC_WASMTIME_PATH``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import struct
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,7 +36,7 @@ from typing import Any
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from .base import FuncSig, GuestMemory, HostFn, Limits
+from .base import FuncSig, GuestMemory, HostFn, Limits, NativeHostFn
 from .wasmtime_common import (
     Exports,
     WasmtimeModule,
@@ -44,7 +46,18 @@ from .wasmtime_common import (
     unique_func_imports,
 )
 from .wasmtime_epoch import StoreGuard, TimeBudget
+from .wasmtime_memory import FastMemory
 from .wasmtime_signals import DEFERRED, deliver, register
+
+# The __guest_call crossing in C (wasmtime_calls.c), when the extension was built
+# and not turned off (WAPC_NATIVE=0: the ctypes crossing below, kept tested).
+GuestCall: Any = None
+CallFailed: Any = None
+if os.environ.get("WAPC_NATIVE", "1").strip() != "0":
+    with contextlib.suppress(ImportError):  # built without a C compiler: the ctypes crossing
+        from . import wasmtime_calls
+
+        GuestCall, CallFailed = wasmtime_calls.GuestCall, wasmtime_calls.CallFailed
 
 #: Major versions of the wasmtime wheel this module was tested against.
 TESTED_VERSIONS = range(50, 51)
@@ -57,8 +70,6 @@ _P = ctypes.c_void_p
 # the GIL for the short calls; __guest_call releases it, so that the epoch
 # ticker and a thread calling Engine.interrupt() can run while the guest does.
 _dll = ffi.dll
-_data_size = ctypes.PYFUNCTYPE(ctypes.c_size_t, _P, _P)(("wasmtime_memory_data_size", _dll))
-_data_ptr = ctypes.PYFUNCTYPE(_P, _P, _P)(("wasmtime_memory_data", _dll))
 # wasmtime_func_call_unchecked(context, func, args_and_results, len, trap_out): called
 # with ready-made ctypes arguments and no argtypes, which skips ctypes' per-call
 # conversion of each Python int.
@@ -71,6 +82,8 @@ _define_unchecked = ctypes.PYFUNCTYPE(
 # (env, caller, args_and_results, len) -> wasm_trap_t* or 0; all plain ints.
 _Callback = ctypes.CFUNCTYPE(ctypes.c_size_t, _P, _P, _P, ctypes.c_size_t)
 
+_TRAP_NEW_ADDRESS = int(ctypes.cast(_dll.wasmtime_trap_new, _P).value or 0)
+_CALL_ADDRESS = int(ctypes.cast(_dll.wasmtime_func_call_unchecked, _P).value or 0)
 _i32_at = ctypes.c_int32.from_address
 _i64_at = ctypes.c_int64.from_address
 _string_at = ctypes.string_at
@@ -93,61 +106,6 @@ def supported(version: str) -> bool:
     except ValueError:
         return False
     return major in TESTED_VERSIONS and ctypes.sizeof(ffi.wasmtime_val_raw_t) == _VAL_RAW_SIZE
-
-
-class FastMemory:
-    """Linear memory through a cached memoryview (a :class:`~.base.ViewMemory`).
-
-    The engine does not let memory move (``memory_may_move = False``), so the
-    base address is fixed for the life of the instance and a view taken earlier
-    stays valid, only shorter once the guest grew memory. No access asks
-    wasmtime anything unless it falls beyond the cached view; ``view()`` and
-    ``size()`` look again. The memory keeps its store alive: the core may still
-    hold this memory (or a view of it) after the instance is dropped.
-    """
-
-    __slots__ = ("_base", "_ctx", "_mem", "_size", "_store", "_view")
-    lends_views = True
-
-    def __init__(self, ctx: int, mem: int, store: object) -> None:
-        self._ctx = ctx
-        self._mem = mem
-        self._store = store
-        self._size = -1
-        self._base = 0
-        self._view = memoryview(b"")
-        self.view()
-
-    def view(self) -> memoryview:
-        """All of linear memory as it is now (its length is the size)."""
-        size = _data_size(self._ctx, self._mem)
-        if size != self._size:
-            base = int(_data_ptr(self._ctx, self._mem) or 0)
-            if self._size > 0 and base != self._base:  # pragma: no cover - config forbids it
-                raise RuntimeError("wasmtime moved linear memory despite memory_may_move=False")
-            self._size, self._base = size, base
-            if size:
-                self._view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
-            else:
-                self._view = memoryview(b"")
-        return self._view
-
-    def size(self) -> int:
-        return len(self.view())
-
-    def _covering(self, ptr: int, end: int, what: str) -> memoryview:
-        view = self._view
-        if ptr < 0 or end > len(view):
-            view = self.view()
-            if ptr < 0 or end > len(view):  # the core checked; a slice would truncate silently
-                raise IndexError(f"{what} of {end - ptr} bytes at {ptr:#x} outside memory")
-        return view
-
-    def read(self, ptr: int, length: int) -> bytes:
-        return self._covering(ptr, ptr + length, "read")[ptr : ptr + length].tobytes()
-
-    def write(self, ptr: int, data: bytes) -> None:
-        self._covering(ptr, ptr + len(data), "write")[ptr : ptr + len(data)] = data
 
 
 def _trampoline(fn: HostFn, sig: FuncSig, guard: StoreGuard) -> Callable[..., int]:
@@ -273,6 +231,8 @@ class FastInstance:
     #: All-i32 imports (every waPC import: the guest check rejects other
     #: signatures) read their arguments through an unsigned view (_i32_trampoline).
     unsigned_args = True
+    #: "native" where the waPC imports and __guest_call cross in C (the extensions
+    #: were built), else "c-api" (ctypes).
     hot_path = "c-api"
 
     def __init__(
@@ -288,18 +248,30 @@ class FastInstance:
         # The callbacks and function types must outlive every instance made here.
         self._keep: list[Any] = []
         linker_ptr = ctypes.cast(linker.ptr(), _P).value
+        prepared: set[int] = set()
         for decl in unique_func_imports(compiled.imports):
             fn = host_functions.get((decl.module, decl.name))
             if fn is None or decl.sig is None:
                 continue
-            callback = _Callback(_trampoline(fn, decl.sig, guard))
             func_type = functype(decl.sig)
-            self._keep += (callback, func_type)
+            callback_address: int | None
+            env: int | None = None
+            if isinstance(fn, NativeHostFn):  # a C function: defined as it is
+                if id(fn.owner) not in prepared:
+                    prepared.add(id(fn.owner))
+                    fn.prepare(_TRAP_NEW_ADDRESS, guard.keep)
+                callback_address, env = fn.callback, fn.env
+                self._keep += (fn.owner, func_type)
+                if GuestCall is not None:  # both crossings in C
+                    self.hot_path = "native"
+            else:
+                callback = _Callback(_trampoline(fn, decl.sig, guard))
+                callback_address = ctypes.cast(callback, _P).value
+                self._keep += (callback, func_type)
             module, name = decl.module.encode(), decl.name.encode()
             error = _define_unchecked(
                 linker_ptr, module, len(module), name, len(name),
-                ctypes.cast(func_type.ptr(), _P).value,
-                ctypes.cast(callback, _P).value, None, None,
+                ctypes.cast(func_type.ptr(), _P).value, callback_address, env, None,
             )
             if error:
                 raise wasmtime.WasmtimeError._from_ptr(
@@ -317,7 +289,7 @@ class FastInstance:
         memory: FastMemory | None = None
         self._memory_extern = exports.memory()
         if self._memory_extern is not None:
-            memory = FastMemory(ctx, ctypes.addressof(self._memory_extern._memory), store)
+            memory = FastMemory(ctx, self._memory_extern, store)
         self.memory: GuestMemory | None = memory
         self._trap = _P()
         guest_call = exports.get("__guest_call")
@@ -348,6 +320,8 @@ class FastInstance:
                 raise KeyError("__guest_call")
 
             return missing
+        if GuestCall is not None:
+            return self._native_hot_path(func)
         call = _call_nogil
         arm = self._budget.arm_call
         raw = (ctypes.c_int32 * (2 * _VAL_RAW_SIZE // 4))()  # two val_raw slots
@@ -386,6 +360,40 @@ class FastInstance:
             return result
 
         return guest_call
+
+    def _native_hot_path(self, func: wasmtime.Func) -> Callable[[int, int], int]:
+        """``guest_call`` through wasmtime_calls.c: the crossing without ctypes."""
+        invoke = GuestCall(_CALL_ADDRESS, self._ctx, ctypes.addressof(func._func), func).invoke
+        arm = self._budget.arm_call
+        failed_with, interrupted = self._failed_with, self._interrupted
+        deferred = DEFERRED
+        failure = CallFailed
+
+        def guest_call(op_len: int, msg_len: int) -> int:
+            arm()
+            try:
+                result: int = invoke(op_len, msg_len)
+                if deferred:  # a signal handler that landed in a callback
+                    deliver()
+            except failure as exc:
+                failed_with(*exc.args)
+            except BaseException:
+                interrupted()
+                raise
+            return result
+
+        return guest_call
+
+    def _failed_with(self, error: int, trap: int) -> None:
+        """Raise what a failed native call amounts to (wasmtime's objects own the pointers)."""
+        exc: Exception
+        if error:
+            exc = wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))
+            )
+        else:
+            exc = wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
+        raise engine_trap(exc, self._guard) from None
 
     def _interrupted(self) -> None:
         """Tidy up after an exception left the hot path, wherever it came from.

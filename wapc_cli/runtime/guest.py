@@ -42,10 +42,8 @@ if TYPE_CHECKING:
     from .traced import TracedSession
 
 # Re-exported: the loading checks were first importable from here.
-__all__ = [
-    "CallRecord", "Guest", "Timings", "WapcModule", "call_once", "check_wasm_bytes",
-    "load_module", "read_module_file",
-]
+__all__ = ["CallRecord", "Guest", "Timings", "WapcModule", "call_once", "check_wasm_bytes",
+           "load_module", "read_module_file"]
 
 
 def load_module(
@@ -179,6 +177,8 @@ class Guest:
 
     def _host_functions(self) -> Mapping[tuple[str, str], HostFn]:
         functions: dict[tuple[str, str], HostFn] = dict(self.session.imports())
+        if self._traced is None and self._rules is None and self.module.compiled.native_imports:
+            functions.update(self.session.native_imports())  # the waPC ones in C, where built
         wanted = [(m, n, s) for m, n, s in self.module.wasi_imports if s is not None]
         rules, full = self._rules, self.wasi.functions
         functions.update(full(wanted) if rules is None else rules.wasi_functions(wanted, full))
@@ -191,6 +191,7 @@ class Guest:
         self._instance = self._hot_call = None
         self.wasi.reset()
         session = self.session
+        session.attach(None)  # a trapped instance's memory is gone with it
         session.begin(b"", b"")  # host calls are allowed during init
         if self._budget is not None:
             self._budget.start_init()
@@ -444,6 +445,5 @@ def call_once(
     on_log: Callable[[str, str], None] | None = None,
 ) -> bytes:
     """Load, instantiate and call once: the shortest way to run a guest."""
-    return load_module(path, engine=engine).instantiate(host_call, on_log=on_log).call(
-        operation, payload
-    )
+    guest = load_module(path, engine=engine).instantiate(host_call, on_log=on_log)
+    return guest.call(operation, payload)

@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..engines.base import GuestMemory
+from ..engines.base import GuestMemory, HostFn, NativeHostFn
 from ..wasm.constants import U32_MASK
 from .budget import CURRENT, OutOfTime
+from .exchange_state import NATIVE_CALLBACKS, ExchangeState
 from .hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
 from .memory import CheckedMemory, GuestFault
 
@@ -67,7 +68,7 @@ def _as_reply(answer: object) -> HostReply:
     )
 
 
-class WapcSession:
+class WapcSession(ExchangeState):
     """Per-instance protocol state plus the import functions that act on it.
 
     State lives for one exchange (``begin`` resets it): no response, error or
@@ -76,6 +77,11 @@ class WapcSession:
     ``deadline`` is when the exchange under way runs out of time
     (``time.monotonic()``; None: no time limit), set by whoever starts it: host
     calls are answered within it (:mod:`.budget`).
+
+    The state's fields live in :data:`~.exchange_state.ExchangeState` (C members
+    when the extension is built), and :meth:`native_imports` offers the nine
+    waPC imports as C functions over them: each does its common case in C and
+    calls the Python method of the same name below for everything else.
     """
 
     def __init__(self, handler: HostCallHandler, on_log: LogSink | None = None) -> None:
@@ -94,6 +100,15 @@ class WapcSession:
     def attach(self, memory: GuestMemory | None, *, unsigned_args: bool = False) -> None:
         """Use ``memory`` from now on: see :meth:`CheckedMemory.attach`."""
         self.checked.attach(memory, unsigned_args=unsigned_args)
+        self.native_memory(None if memory is None else memory.native_handle)
+
+    def native_imports(self) -> dict[tuple[str, str], HostFn]:
+        """The waPC imports as C functions, for an engine that takes them (else empty)."""
+        env, prepare = id(self), self.native_prepare
+        return {
+            ("wapc", name): NativeHostFn(address, env, prepare, self)
+            for name, address in NATIVE_CALLBACKS.items()
+        }
 
     # -- exchange state --------------------------------------------------
     def begin(self, operation: bytes, payload: bytes) -> None:
@@ -179,20 +194,25 @@ class WapcSession:
         if operation is None:
             operation = _decode_name(raw_operation)
         # Each host call replaces the previous answer, success or failure.
+        # (native_exchange.c's host_call does these steps in this order too.)
         self.host_calls += 1
         request = HostCallRequest(binding, namespace, operation, payload)
         if self.deadline is not None:
-            reply = self._answer_in_time(request, self.deadline)
+            reply = self.reply_in_time(request)
         else:
             try:
                 reply = self.handler(request)
             except Exception as exc:
-                reply = self._raised(exc)
+                reply = self.failed_reply(exc)
         # Plain bytes (the usual answer) skip building a HostReply on the hot path.
         if reply.__class__ is bytes:
             self.host_body = reply
             self.host_fault = None
             return 1
+        return self.settle_reply(reply)
+
+    def settle_reply(self, reply: object) -> int:
+        """Keep a handler's answer other than plain bytes; ``__host_call``'s result."""
         answer = _as_reply(reply)
         self.host_body = answer.body
         if answer.error is None:
@@ -201,21 +221,23 @@ class WapcSession:
         self.host_fault = answer.error.encode("utf-8", "replace")
         return 0
 
-    def _answer_in_time(self, request: HostCallRequest, deadline: float) -> HostReply | bytes:
+    def reply_in_time(self, request: HostCallRequest) -> HostReply | bytes:
         """The handler's answer, given while the exchange has time left, else OutOfTime.
 
         The handler sees the deadline (``budget.remaining()``); an answer that
         comes after it ends the exchange all the same: host time counts.
         """
+        deadline = self.deadline
+        assert deadline is not None
         current = CURRENT
         previous, current.deadline = current.deadline, deadline
         try:
             reply = self.handler(request)
         except OutOfTime as exc:
             exc.key = request.key
-            reply = self._raised(exc)
+            reply = self.failed_reply(exc)
         except Exception as exc:
-            reply = self._raised(exc)
+            reply = self.failed_reply(exc)
         finally:
             current.deadline = previous
         if time.monotonic() >= deadline:
@@ -225,7 +247,7 @@ class WapcSession:
             raise late
         return reply
 
-    def _raised(self, exc: Exception) -> HostReply:
+    def failed_reply(self, exc: Exception) -> HostReply:
         """What a handler's exception answers: a failed host call, or the end of the run."""
         if isinstance(exc, HostCallError):
             return HostReply(exc.body, exc.message)
@@ -241,12 +263,12 @@ class WapcSession:
         within ``deadline`` when one is set). A :class:`HostAbort` from the handler
         propagates, as does :class:`~.budget.OutOfTime` when the deadline passed."""
         if self.deadline is not None:
-            answer = self._answer_in_time(request, self.deadline)
+            answer = self.reply_in_time(request)
         else:
             try:
                 answer = self.handler(request)
             except Exception as exc:
-                return self._raised(exc)
+                return self.failed_reply(exc)
         return answer if answer.__class__ is bytes else _as_reply(answer)
 
     def host_response_len(self) -> int:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from .constants import MAX_PAGES_32
 from .module import (
     EXTERNAL_KINDS,
+    HEAP_TYPES,
+    REFTYPES,
     VALTYPES,
     Export,
     FuncType,
@@ -51,7 +53,8 @@ __all__ = [
 
 #: Where each known non-custom section may appear (the binary format fixes the order).
 _SECTION_ORDER = {sid: pos for pos, sid in enumerate((1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11))}
-_REFTYPES = {0x70: "funcref", 0x6F: "externref"}
+#: ``(ref ht)`` and ``(ref null ht)``: a heap type follows (GC / typed function references).
+_REF, _REF_NULL = 0x64, 0x63
 
 
 def parse_module(data: bytes) -> Module:
@@ -147,6 +150,17 @@ class _ModuleParser:
     def _valtype(self, r: Reader) -> str:
         at = r.pos
         code = r.byte("value type")
+        if code in (_REF, _REF_NULL):
+            heap_at = r.pos
+            heap = r.byte("heap type")
+            if heap in HEAP_TYPES:
+                name = HEAP_TYPES[heap]
+            elif heap & 0x40:  # another negative s33: no heap type this parser knows
+                raise r.fail(f"unsupported heap type 0x{heap:02x}", heap_at)
+            else:  # a type index, as a non-negative s33
+                r.pos = heap_at
+                name = str(r.uleb(32, "heap type index"))
+            return f"(ref {'null ' if code == _REF_NULL else ''}{name})"
         if code not in VALTYPES:
             raise r.fail(f"unsupported value type 0x{code:02x}", at)
         return VALTYPES[code]
@@ -195,7 +209,8 @@ class _ModuleParser:
             return Import(module, name, "func", self.types[self._type_index(r, "import")], None, at)
         if kind == 1:
             ref_at = r.pos
-            if r.byte("table element type") not in _REFTYPES:
+            element = self._valtype(r)
+            if r.data[ref_at] not in REFTYPES and not element.startswith("(ref"):
                 raise r.fail("unsupported table element type", ref_at)
             self._limits(r, memory=False)
             return Import(module, name, "table", offset=at)
