@@ -229,3 +229,37 @@ def test_the_largest_fuel_is_accepted(wasmtime_engine: WasmtimeEngine) -> None:
     limits = Limits(fuel=MAX_FUEL)
     instance = wasmtime_engine.compile(wat(ECHO), limits).instantiate(ECHO_HOST, limits)
     assert instance.guest_call(2, 2) == 1
+
+
+@pytest.mark.parametrize("path", ["fast", "public"])
+def test_dropped_guests_free_their_wasmtime_stores(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guest's store (and its linear memory) goes when the guest does, traps included:
+    the epoch-deadline registry must not keep stores alive (it did, one per instance)."""
+    import gc
+
+    import wasmtime
+
+    from wapc_cli.errors import GuestTrap
+    from wapc_cli.runtime.guest import WapcModule
+
+    monkeypatch.setenv("WAPC_WASMTIME_PATH", path)
+    trapping = f"""(module {WAPC_IMPORTS}
+      (memory (export "memory") 1)
+      (func (export "__guest_call") (param i32 i32) (result i32) unreachable))"""
+    compiled = WasmtimeEngine().compile(wat(trapping), Limits())
+    module = WapcModule(compiled, "<wat>", Limits(), 0.0)
+
+    def stores() -> int:
+        gc.collect()
+        return sum(isinstance(o, wasmtime.Store) for o in gc.get_objects())
+
+    before = stores()
+    for _ in range(20):
+        guest = module.instantiate()
+        for _ in range(2):  # a trap, then a rebuilt instance that traps again
+            with pytest.raises(GuestTrap):
+                guest.call("x")
+        del guest
+    assert stores() - before <= 1  # at most the last one, until its finalizer ran

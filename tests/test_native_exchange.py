@@ -395,3 +395,127 @@ def test_names_are_decoded_like_the_python_imports(native_built: None) -> None:
         ("binding", "namespace", "operation")]
     assert seen[3].binding == "\ufffd\ufffdname" and seen[3].namespace == ""
     assert seen[3].operation.startswith("bindingnamespaceoperation\ufffd\ufffdname")
+
+
+def _run_isolated(code: str, native: bool = True) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh process (a crash there fails the test, not the test run)."""
+    prelude = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(HERE)!r})\n"
+        "import test_native_exchange as t\n"
+        "from wapc_cli.engines.base import Limits\n"
+        "from wapc_cli.runtime.guest import WapcModule\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "WAPC_NATIVE": "1" if native else "0"},
+    )
+
+
+def test_a_handler_that_replaces_itself_mid_call(native_built: None) -> None:
+    """The C host_call holds its own reference to the handler while it runs: a handler
+    that swaps session.handler drops the last other one (an lru_cache wrapper then
+    touched its freed cache after the call: a segfault)."""
+    code = (
+        "import functools\n"
+        "holder = {}\n"
+        "def once(request):\n"
+        "    holder['guest'].session.handler = lambda r: b'later'\n"
+        "    return b'first'\n"
+        "module = WapcModule(t._compiled(True, Limits()), '<driver>', Limits(), 0.0)\n"
+        "guest = holder['guest'] = module.instantiate(functools.lru_cache(maxsize=None)(once))\n"
+        "script = t.host_call(0x100, 4) + t.step(5, 0x7100) + t.step(1, 0x7100, 5)\n"
+        "print(guest.call('run', script), guest.call('run', script))\n"
+    )
+    done = _run_isolated(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "b'first' b'later'"
+    assert _run_isolated(code, native=False).stdout == done.stdout
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_deleted_deadline_reads_as_none(native_built: None, native: bool) -> None:
+    """A member Python deleted is NULL in C and reads as None in Python: the C host_call
+    takes it for "no deadline" as session.py does (it went to reply_in_time, which failed)."""
+    guest = WapcModule(_compiled(native, Limits()), "<driver>", Limits(), 0.0).instantiate(
+        lambda request: b"hi")
+    del guest.session.deadline
+    script = host_call(0x100, 4) + step(4, 0x7100) + step(5, 0x7104) + step(1, 0x7100, 6)
+    assert guest.call("run", script) == b"\x02\x00\x00\x00hi"
+
+
+def test_an_uninitialised_guest_call_raises_instead_of_crashing(native_built: None) -> None:
+    code = (
+        "from wapc_cli.engines.wasmtime_calls import GuestCall\n"
+        "try:\n"
+        "    GuestCall.__new__(GuestCall).invoke(0, 0)\n"
+        "except ValueError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = _run_isolated(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("refused:")
+
+
+class _Bytes(bytes):
+    pass
+
+
+# Answers and exceptions beyond `answer`'s tags, and payloads that are not exact bytes.
+# (Wrong types on purpose: a handler is user code.)
+ODD_ANSWERS: list[Any] = [
+    _Bytes(b"sub"), memoryview(b"mv"), True, HostReply(_Bytes(b"q")), bytearray(), b"",
+    HostReply(bytearray(b"ba")), HostReply("str body"), HostReply(None),  # type: ignore[arg-type]
+    HostReply(b"", "x"), HostCallError("m", bytearray(b"b")),  # type: ignore[arg-type]
+    SystemExit(3), KeyboardInterrupt(), RecursionError("r"), GeneratorExit(), "slow",
+]
+
+
+def _odd_outcomes(native: bool, timeout: float | None, late: list[float]) -> list[Any]:
+    from wapc_cli.runtime.budget import OutOfTime
+
+    limits = Limits(timeout_s=timeout)
+    script = (host_call(0x100, 4) + step(4, 0x7100) + step(6, 0x7104) + step(5, 0x7200)
+              + step(7, 0x7300) + step(1, 0x7100, 0x300))
+    outcomes: list[Any] = []
+    payloads = [("run", script), (bytearray(b"run"), bytearray(script)),
+                (memoryview(b"run"), memoryview(script)), (b"run", _Bytes(script))]
+    for odd in [*ODD_ANSWERS, OutOfTime("a wait")]:
+        def handler(request: HostCallRequest, odd: Any = odd) -> Any:
+            if isinstance(odd, BaseException):
+                raise odd
+            if isinstance(odd, str) and odd == "slow":  # answers an hour late
+                late[0] += 3600
+                return b"late"
+            return odd
+
+        guest = WapcModule(_compiled(native, limits), "<driver>", limits, 0.0).instantiate(handler)
+        for operation, payload in payloads:
+            late[0] = 0.0
+            try:
+                outcomes.append(guest.call(operation, payload).hex())  # type: ignore[arg-type]
+            except BaseException as exc:  # the outcome is what is compared
+                outcomes.append([type(exc).__name__, str(exc)])
+    return outcomes
+
+
+@pytest.mark.parametrize("timeout", [None, 30])
+def test_odd_answers_and_payloads_match_the_python_imports(
+    native_built: None, timeout: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handler answers and exceptions of every kind, payloads that are not exact bytes, and
+    (under a deadline) an answer that comes after it: the same outcomes on both."""
+    import time
+    import types
+
+    from wapc_cli.runtime import session as session_module
+
+    late = [0.0]  # how far the session's clock has been moved on (a "slow" handler)
+    clock = time.monotonic
+    monkeypatch.setattr(session_module, "time", types.SimpleNamespace(
+        monotonic=lambda: clock() + late[0]))
+    native = _odd_outcomes(True, timeout, late)
+    assert native == _odd_outcomes(False, timeout, late)
+    slow = native[4 * ODD_ANSWERS.index("slow")]
+    if timeout is not None:  # the late answer ended the exchange
+        assert slow[0] == "LimitExceeded" and "after the deadline" in slow[1]

@@ -103,6 +103,10 @@ GuestCall_invoke(GuestCall *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "invoke(op_len, msg_len) takes two arguments");
         return NULL;
     }
+    if (self->call == NULL || self->context == NULL || self->func == NULL || self->owner == NULL) {
+        PyErr_SetString(PyExc_ValueError, "GuestCall.invoke: the object was never initialised");
+        return NULL;
+    }
     if (length_arg(args[0], &op_len) < 0 || length_arg(args[1], &msg_len) < 0)
         return NULL;
     memset(self->slots, 0, sizeof self->slots);

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +29,13 @@ from .wasmtime_signals import DEFERRED, deliver
 
 
 class WasmtimeMemory:
-    """Linear memory through wasmtime-py's public API: every access asks for the base."""
+    """Linear memory through wasmtime-py's public API: every access asks for the base.
+
+    It holds its store weakly: wasmtime-py keeps every ``define_func`` callable in a
+    global table until the store goes, and those callables (the session's imports)
+    reach this memory, so a strong reference would keep every store alive for good.
+    The instance holds the store; once it is gone, so is this memory.
+    """
 
     __slots__ = ("_memory", "_store")
     lends_views = False
@@ -36,14 +43,20 @@ class WasmtimeMemory:
 
     def __init__(self, memory: wasmtime.Memory, store: wasmtime.Store) -> None:
         self._memory = memory
-        self._store = store
+        self._store = weakref.ref(store)
+
+    def _live_store(self) -> wasmtime.Store:
+        store = self._store()
+        if store is None:
+            raise RuntimeError("this memory's instance is gone")
+        return store
 
     def size(self) -> int:
-        return int(self._memory.data_len(self._store))
+        return int(self._memory.data_len(self._live_store()))
 
     def _base(self) -> int:
         # Memory may move when it grows: fetch the base each time.
-        address = ctypes.cast(self._memory.data_ptr(self._store), ctypes.c_void_p).value
+        address = ctypes.cast(self._memory.data_ptr(self._live_store()), ctypes.c_void_p).value
         return int(address or 0)
 
     def read(self, ptr: int, length: int) -> bytes:

@@ -32,6 +32,7 @@ import itertools
 import math
 import threading
 import time
+import weakref
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -164,7 +165,9 @@ class StoreGuard:
         self, store: wasmtime.Store, ticker: EpochTicker, interrupter: Interrupter
     ) -> None:
         self._interrupter = interrupter
-        self._store = store
+        # Weakly: _GUARDS holds this guard until wasmtime drops the store, so a strong
+        # reference would keep every store (and its instance's memory) alive for good.
+        self._store = weakref.ref(store)
         self._ticker = ticker
         self._until = 0  # the tick the store's epoch deadline is at, roughly
         self.deadline = math.inf
@@ -179,7 +182,9 @@ class StoreGuard:
         self._extend(SLICE_TICKS)
 
     def _extend(self, ticks: int) -> None:
-        self._store.set_epoch_deadline(ticks)
+        store = self._store()
+        if store is not None:  # else no call can run on it any more
+            store.set_epoch_deadline(ticks)
         self._until = self._ticker.ticks + ticks
 
     def arm(self, seconds: float | None) -> None:

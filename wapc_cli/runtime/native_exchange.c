@@ -117,13 +117,17 @@ keep_and_trap(ExchangeState *s)
     PyErr_NormalizeException(&type, &value, &traceback);
     if (traceback != NULL && value != NULL)
         PyException_SetTraceback(value, traceback);
-    if (s->keep != NULL && s->keep != Py_None && value != NULL) {
-        PyObject *kept = PyObject_CallOneArg(s->keep, value);
+    /* Our own reference while it runs: a member may be replaced meanwhile. */
+    PyObject *keep = Py_XNewRef(s->keep);
+    if (keep != NULL && keep != Py_None && value != NULL) {
+        PyObject *kept = PyObject_CallOneArg(keep, value);
         if (kept == NULL)
-            PyErr_WriteUnraisable(s->keep);
+            PyErr_WriteUnraisable(keep);
         Py_XDECREF(kept);
+        Py_DECREF(keep);
     }
     else {
+        Py_XDECREF(keep);
         PyErr_Restore(type, value, traceback);
         PyErr_WriteUnraisable((PyObject *)s);
         type = value = traceback = NULL;
@@ -269,7 +273,7 @@ host_call(void *env, void *caller, val_raw *args, size_t nargs)
     PyGILState_STATE gil = PyGILState_Ensure();
     void *trap = NULL;
     PyObject *parts[4] = {NULL, NULL, NULL, NULL};
-    PyObject *request = NULL, *reply = NULL;
+    PyObject *request = NULL, *reply = NULL, *handler = NULL;
     const char *base = (const char *)s->base;
     for (int i = 0; i < 3; i++) {
         parts[i] = host_name(&s->names[i], base + v[2 * i], v[2 * i + 1]);
@@ -284,11 +288,14 @@ host_call(void *env, void *caller, val_raw *args, size_t nargs)
     request = PyObject_Vectorcall(request_type, parts, 4, NULL);
     if (request == NULL)
         goto failed;
-    if (s->deadline != Py_None) {
+    if (s->deadline != NULL && s->deadline != Py_None) { /* NULL: deleted, reads as None */
         reply = PyObject_CallMethodOneArg((PyObject *)s, m_reply_in_time, request);
     }
     else {
-        reply = PyObject_CallOneArg(s->handler, request);
+        /* Our own reference while it runs (as a Python frame has): a handler may replace
+         * session.handler, dropping the last other one. A deleted one reads as None. */
+        handler = Py_NewRef(s->handler != NULL ? s->handler : Py_None);
+        reply = PyObject_CallOneArg(handler, request);
         if (reply == NULL && PyErr_ExceptionMatches(PyExc_Exception)) {
             PyObject *type, *value, *traceback;
             PyErr_Fetch(&type, &value, &traceback);
@@ -326,6 +333,7 @@ done:
         Py_XDECREF(parts[i]);
     Py_XDECREF(request);
     Py_XDECREF(reply);
+    Py_XDECREF(handler);
     PyGILState_Release(gil);
     return trap;
 }
