@@ -187,10 +187,22 @@ python_import(ExchangeState *s, PyObject *name, val_raw *args, size_t nargs, int
 
 /* -- the imports ---------------------------------------------------------------- */
 
+/* An import defined with another signature than the waPC one (the guest check
+ * refuses such modules before anything is instantiated; this keeps a mistake
+ * from reading or writing past wasmtime's argument array). */
+static void *
+wrong_shape(ExchangeState *s)
+{
+    static const char message[] = "a waPC import was defined with the wrong signature";
+    return s->trap_new(message, sizeof message - 1);
+}
+
 /* __guest_request(op_ptr, ptr) */
 static void *
 guest_request(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 2)
+        return wrong_shape(env);
     ExchangeState *s = env;
     PyObject *operation = s->operation, *payload = s->payload;
     uint32_t op_ptr = args[0].u32, ptr = args[1].u32;
@@ -210,6 +222,8 @@ guest_request(void *env, void *caller, val_raw *args, size_t nargs)
 static void *
 guest_response(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 2)
+        return wrong_shape(env);
     ExchangeState *s = env;
     uint32_t ptr = args[0].u32, length = args[1].u32;
     if (!covers(s, (uint64_t)ptr + length))
@@ -229,6 +243,8 @@ guest_response(void *env, void *caller, val_raw *args, size_t nargs)
 static void *
 guest_error(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 2)
+        return wrong_shape(env);
     return python_import(env, m_guest_error, args, 2, 0);
 }
 
@@ -236,6 +252,8 @@ guest_error(void *env, void *caller, val_raw *args, size_t nargs)
 static void *
 console_log(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 2)
+        return wrong_shape(env);
     return python_import(env, m_console_log, args, 2, 0);
 }
 
@@ -261,6 +279,8 @@ host_name(NameSlot *slot, const char *raw, Py_ssize_t length)
 static void *
 host_call(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 8)
+        return wrong_shape(env);
     ExchangeState *s = env;
     uint32_t v[8];
     for (int i = 0; i < 8; i++)
@@ -342,6 +362,8 @@ done:
 static void *
 host_response_len(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 1)
+        return wrong_shape(env);
     ExchangeState *s = env;
     PyObject *body = s->host_body;
     if (body == Py_None) {
@@ -359,6 +381,8 @@ host_response_len(void *env, void *caller, val_raw *args, size_t nargs)
 static void *
 host_response(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 1)
+        return wrong_shape(env);
     ExchangeState *s = env;
     PyObject *body = s->host_body;
     uint32_t ptr = args[0].u32;
@@ -373,6 +397,8 @@ host_response(void *env, void *caller, val_raw *args, size_t nargs)
 static void *
 host_error_len(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 1)
+        return wrong_shape(env);
     ExchangeState *s = env;
     PyObject *fault = s->host_fault;
     if (fault == Py_None) {
@@ -390,6 +416,8 @@ host_error_len(void *env, void *caller, val_raw *args, size_t nargs)
 static void *
 host_error(void *env, void *caller, val_raw *args, size_t nargs)
 {
+    if (nargs != 1)
+        return wrong_shape(env);
     ExchangeState *s = env;
     PyObject *fault = s->host_fault;
     uint32_t ptr = args[0].u32;
@@ -529,6 +557,8 @@ ExchangeState_native_memory(ExchangeState *s, PyObject *handle)
     s->context = context;
     Py_XSETREF(s->memory_owner, Py_NewRef(owner));
     s->memory = memory;
+    s->size = s->memory_size(s->context, s->memory); /* so that base is never NULL in use */
+    s->base = s->memory_data(s->context, s->memory);
     Py_RETURN_NONE;
 }
 
