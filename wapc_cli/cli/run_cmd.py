@@ -14,7 +14,9 @@ The same engine, grant and limit options as ``call``. wasmer, which cannot
 stop a guest in-process, runs the command in the supervised child process
 (:mod:`wapc_cli.isolation`, mode "command"), which relays the output as it is
 written. Shown on a terminal, the guest's output has its control characters
-escaped (:mod:`.safe_text`); to a pipe or a file it is the guest's bytes.
+escaped (:mod:`.safe_text`); to a pipe or a file it is the guest's bytes. A
+pipe nobody reads holds a write no longer than the run's time limit: the run
+then ends with the timeout (:meth:`ByteWriter.write_bytes`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import os
 import select
 import stat
+import time
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Protocol, TextIO
 
@@ -33,8 +36,8 @@ import typer
 
 from ..engines.base import Limits
 from ..errors import ExitCode, WapcError
-from ..runtime import interrupts
-from ..runtime.budget import WAIT_SLICE_S
+from ..runtime import budget, interrupts
+from ..runtime.budget import WAIT_SLICE_S, OutOfTime
 from ..runtime.limits import DEFAULT_TIMEOUT_S, needs_supervision
 from ..runtime.wasi import WasiOptions
 from .console import terminal
@@ -191,7 +194,7 @@ def _read_stdin(spec: str | None) -> bytes:
 # -- the two ways to show it -------------------------------------------------------------
 def run_streaming(request: RunRequest) -> int:
     """The guest's output as it comes, its exit status; wapc's failure as its one line."""
-    stdout, stderr = ByteWriter(terminal.stdout), ByteWriter(terminal.stderr)
+    stdout, stderr = ByteWriter(terminal.stdout), ByteWriter(terminal.stderr, "stderr")
     try:
         result = execute(request, stdout, stderr)
     finally:
@@ -248,10 +251,13 @@ class ByteWriter:
     escaped, newline and tab kept. A reader that went away (EPIPE) makes the
     rest of the output go nowhere, quietly, and the run goes on to its exit
     status; any other failed write is kept in ``failure`` for the error policy.
+    A pipe that takes nothing until the run's deadline ends the run
+    (:class:`~wapc_cli.runtime.budget.OutOfTime`); ``name`` says which stream.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, name: str = "stdout") -> None:
         self.stream = stream
+        self.name = name
         self.tty = terminal.is_tty(stream)
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.binary: BinaryIO | None = getattr(stream, "buffer", None)
@@ -283,7 +289,9 @@ class ByteWriter:
         pipe, and a blocked write is retried after Ctrl-C's handler: the stop
         request would never be seen. So a pipe is written when ``select`` says
         it takes ``PIPE_BUF`` bytes without blocking, and a stop request drops
-        the rest (the run then ends with "interrupted").
+        the rest (the run then ends with "interrupted"); so does the run's
+        deadline (:func:`~wapc_cli.runtime.budget.deadline`, the exchange's),
+        raising ``OutOfTime``: the run ends with the timeout.
         """
         assert self.binary is not None
         if self.pipe_fd is None:
@@ -291,12 +299,17 @@ class ByteWriter:
             self.binary.flush()
             return
         self.binary.flush()
+        end = budget.deadline()
         rest = memoryview(data)
         while rest:
             if interrupts.requested():
                 self.gone = True
                 return
-            if select.select((), (self.pipe_fd,), (), WAIT_SLICE_S)[1]:
+            left = end - time.monotonic()
+            if left <= 0:
+                self.gone = True  # the rest of the output goes nowhere: the run is over
+                raise OutOfTime(f"fd_write: {self.name} is a full pipe that is not being read")
+            if select.select((), (self.pipe_fd,), (), min(WAIT_SLICE_S, left))[1]:
                 rest = rest[os.write(self.pipe_fd, rest[:select.PIPE_BUF]):]
 
     def close(self) -> None:

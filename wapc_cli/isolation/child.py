@@ -7,6 +7,12 @@ benchmarks it, watched through the shared page on ``BEAT_FD``, or runs a WASI
 command's ``_start``), sending every log line, trace event, host call and a
 command's output to the parent as it happens and the result last. Internal to
 wapc: only :mod:`.parent` starts it.
+
+The parent enforces the timeout on guest code (it kills the child); the
+child's own host waits (a WASI sleep, waiting for a host call's answer) end
+with the job's ``wait_budget_s`` and report the timeout in the words an
+in-process run uses, just before the parent's kill would
+(:func:`with_wait_budget`).
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ from .messages import (
 )
 
 if TYPE_CHECKING:  # a call's child never loads the event classes or the benchmark loop
+    from collections.abc import Mapping
+
+    from ..engines.base import CompiledModule, EngineInstance, HostFn, Limits
     from ..runtime.events import Event
     from ..runtime.measure import BenchResult
 
@@ -98,6 +107,37 @@ def data_segment_size() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def with_wait_budget(module: WapcModule, budget_s: float | None) -> WapcModule:
+    """``module``, its guests given the timeout ``budget_s`` for their host waits.
+
+    The guest's limits carry it, so it gets the time budget an in-process guest
+    gets (:class:`~wapc_cli.runtime.budget.CallBudget`: a sleep in
+    ``poll_oneoff`` and a host call's answer end with it, and its error is the
+    in-process one); the engine is instantiated without it (wasmer refuses a
+    timeout in-process: the parent enforces it on guest code).
+    """
+    if budget_s is not None:
+        module.limits = module.limits._replace(timeout_s=budget_s)
+        module.compiled = ParentTimed(module.compiled)
+    return module
+
+
+class ParentTimed:
+    """A compiled module whose time limit the parent enforces: instantiated without it."""
+
+    def __init__(self, compiled: CompiledModule) -> None:
+        self.compiled = compiled
+        self.engine_name = compiled.engine_name
+        self.imports = compiled.imports
+        self.exports = compiled.exports
+        self.native_imports = compiled.native_imports
+
+    def instantiate(
+        self, host_functions: Mapping[tuple[str, str], HostFn], limits: Limits
+    ) -> EngineInstance:
+        return self.compiled.instantiate(host_functions, limits._replace(timeout_s=None))
+
+
 def trapped_memory(guest: Guest) -> bytes | None:
     """The linear memory a trapped guest left (None when the engine cannot read it)."""
     memory = guest.session.memory
@@ -124,9 +164,9 @@ class ChildRun:
         bench: BenchResult | None = None
         error: WapcError | None = None
         try:
-            module = WapcModule.from_bytes(
+            module = with_wait_budget(WapcModule.from_bytes(
                 job.wasm, engine=job.engine, limits=job.limits, name=job.name, cache=job.cache
-            )
+            ), job.wait_budget_s)
             conn.send(Started(module.engine_name, module.compile_ms))
             guest = module.instantiate(
                 job.handler if job.handler is not None else self.ask_parent,
@@ -166,7 +206,7 @@ class ChildRun:
             conn.send(Started(command.engine_name, command.compile_ms))
             conn.send(Calling())
             result = command.run(job.wasi, stdout=self.output_to(1), stderr=self.output_to(2),
-                                 stdin=job.stdin)
+                                 stdin=job.stdin, budget_s=job.wait_budget_s)
         except WapcError as exc:
             return Finished(error=exc.to_json())
         except MemoryError:

@@ -81,7 +81,7 @@ class Job(NamedTuple):
     wasm: bytes
     name: str
     engine: str
-    limits: Limits  # without the timeout: the parent enforces it
+    limits: Limits  # without the timeout: the parent enforces it on guest code
     wasi: WasiOptions
     operation: str
     payload: bytes
@@ -101,6 +101,10 @@ class Job(NamedTuple):
     cache: ModuleCache | None = None
     #: The host profile the guest runs under (wapc_cli.runtime.profiles), by name.
     profile: str = "wapc"
+    #: The timeout, for the child's own host waits (a WASI sleep, a host call's answer):
+    #: they end with it and report it as in-process; the parent kills a child that
+    #: outlasts it by :data:`~.parent.KILL_GRACE_S` (guest code it cannot stop). None: none.
+    wait_budget_s: float | None = None
 
 
 # -- parent -> child, answering a HostCall ---------------------------------------------

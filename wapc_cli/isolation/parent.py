@@ -4,7 +4,9 @@ The parent
 
 - kills the child when the timeout runs out (counted from instantiation, so
   init is included and start-up/compilation is not; for a benchmark, per guest
-  call, read from the shared call counter of :mod:`.beats`),
+  call, read from the shared call counter of :mod:`.beats`), :data:`KILL_GRACE_S`
+  late: the child's own host waits (``Job.wait_budget_s``: a WASI sleep, a host
+  call's answer) end at the deadline and report it as an in-process run does,
 - lets the child cap its data segment with ``RLIMIT_DATA`` on top of the
   max-memory limit (the adapter already lowers each memory's declared maximum,
   so ``memory.grow`` past the limit returns -1; the rlimit bounds everything
@@ -13,7 +15,7 @@ The parent
   recordings keep their state in the parent) within what is left of the
   timeout (host time counts: a handler that would outlast it ends the run with
   the timeout), and relays log lines, trace events and a WASI command's
-  output bytes as they happen,
+  output bytes as they happen (within the deadline: a pipe nobody reads ends the run),
 - kills the child on a stop request (:mod:`wapc_cli.runtime.interrupts`, the
   CLI's Ctrl-C) and raises ``KeyboardInterrupt``. The child runs in a session
   of its own, so a Ctrl-C at the terminal reaches only the parent.
@@ -36,7 +38,7 @@ from typing import IO, TYPE_CHECKING
 from ..engines.base import Limits
 from ..errors import GuestTrap, LimitExceeded, WapcError
 from ..runtime import interrupts
-from ..runtime.budget import OutOfTime
+from ..runtime.budget import OutOfTime, running_until
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, no_handler
 from ..runtime.limits import format_seconds, format_size
 from ..runtime.session import EventSink, HostAbort, LogSink, WapcSession
@@ -71,6 +73,8 @@ if TYPE_CHECKING:  # the event classes and the benchmark loop load only when use
 STARTUP_ALLOWANCE_S = 120.0
 #: How often the parent looks at a benchmark's call counter (bounds how late a kill is).
 BEAT_POLL_S = 0.02
+#: How late after the deadline the child is killed (its own host waits report it first).
+KILL_GRACE_S = 0.5
 #: The module the child runs as.
 CHILD_MODULE = "wapc_cli.isolation.child"
 
@@ -166,7 +170,7 @@ def run_supervised(
         trace=tracer is not None, logs=on_log is not None, mode=mode,
         handler=handler if local_host_calls else None, profile=profile,
         bench=(bench or BenchPlan()) if mode == "bench" else None, stdin=stdin,
-        keep_memory=keep_memory, cache=cache,
+        keep_memory=keep_memory, cache=cache, wait_budget_s=limits.timeout_s,
     )
     hooks = Hooks(on_log, tracer, on_start, progress, on_output)
     return Supervisor(job, limits, handler, hooks).run()
@@ -268,7 +272,8 @@ class Supervisor:
                 # The current call's deadline (none while no call is under way).
                 self.deadline = beat_since + timeout if beat and timeout is not None \
                     else math.inf
-            remaining = self.deadline - now
+            grace = 0.0 if self.phase == "start-up" else KILL_GRACE_S  # the child's timeout
+            remaining = self.deadline + grace - now
             if remaining <= 0:
                 kill(process)
                 self.out_of_time()
@@ -291,8 +296,9 @@ class Supervisor:
             elif isinstance(message, TraceEvent):
                 self.relay_event(message.event)
             elif isinstance(message, Output):
-                if self.hooks.on_output is not None:
-                    self.hooks.on_output(message.fd, message.data)
+                if not self.relay_output(message):  # out of time writing it
+                    kill(process)
+                    return
             elif isinstance(message, Log):
                 if self.hooks.on_log is not None:
                     self.hooks.on_log(message.message, message.source)
@@ -321,6 +327,23 @@ class Supervisor:
         self.phase = "initialization"
         if self.hooks.on_start is not None:
             self.hooks.on_start(message.engine)
+
+    def relay_output(self, message: Output) -> bool:
+        """Pass a command's output on by the deadline; False: the writer ran out of time."""
+        if self.hooks.on_output is None:
+            return True
+        try:
+            with running_until(self.deadline):
+                self.hooks.on_output(message.fd, message.data)
+        except OutOfTime as exc:
+            from ..runtime.command import START
+            from ..runtime.outcome import timeout_error
+
+            # The error an in-process run reports (runtime.command: "_start", no kill).
+            self.outcome.error = timeout_error(
+                self.limits, f" (time ran out in {exc.where})", None, (), START)
+            return False
+        return True
 
     def relay_event(self, event: Event) -> None:
         from ..runtime.events import GuestCall, Return  # loaded with the child's first event

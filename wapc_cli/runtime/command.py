@@ -18,14 +18,17 @@ returns. Anything else that ends the guest early (a trap, a limit, an ABI
 misuse) raises the same typed :class:`~wapc_cli.errors.WapcError` a waPC call
 raises (:func:`~wapc_cli.runtime.outcome.classify_fault`); a stop request
 (Ctrl-C) raises ``KeyboardInterrupt``. A time limit covers instantiation and
-the whole run; sleeps in ``poll_oneoff`` end with it (``budget_s`` gives
-those sleeps a budget when the limits carry no timeout: a supervised child
-whose parent enforces it). Every host file the run opened is closed when it
-ends, whatever the outcome.
+the whole run; sleeps in ``poll_oneoff`` end with it, and so do writes to a
+sink that cannot take them (the run's deadline is :func:`.budget.deadline`
+while it runs; see :class:`~.wasi_streams.RawOutput`). ``budget_s`` gives
+those waits a budget when the limits carry no timeout: a supervised child
+whose parent enforces it on guest code. Every host file the run opened is
+closed when it ends, whatever the outcome.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -36,6 +39,7 @@ from ..engines import CompiledModule, Limits, get_engine
 from ..engines.base import FuncSig
 from ..errors import NotAGuest, WapcError
 from . import interrupts
+from .budget import running_until
 from .cache import ModuleCache
 from .hostcalls import no_handler
 from .loading import compile_guest, read_module_file
@@ -129,14 +133,16 @@ class WasiCommand:
         interrupts.check()
         budget = self.limits.timeout_s if budget_s is None else budget_s
         session = WapcSession(no_handler)
-        host = WasiHost(session, wasi, output=RawOutput(stdout, stderr), stdin=stdin,
+        host = WasiHost(session, wasi, output=RawOutput(stdout, stderr, session), stdin=stdin,
                         command=True)
         runner = _Runner(self.engine_name)
         interrupts.watch(runner)
         try:
             if budget is not None:
                 session.deadline = time.monotonic() + budget
-            return self._run(session, host, budget)
+            # The output sinks are host code of this exchange: they see its deadline.
+            with running_until(math.inf if session.deadline is None else session.deadline):
+                return self._run(session, host, budget)
         finally:
             interrupts.unwatch(runner)
             host.close()

@@ -80,6 +80,7 @@ def _poll(state: WasiState, in_ptr: int, out_ptr: int, count: int, nevents_ptr: 
     state.memory.span("poll_oneoff (events)", out_ptr, EVENT.size * count)
     events: list[bytes] = []
     timers: list[tuple[float, int]] = []  # (monotonic deadline, userdata)
+    asked = time.monotonic()  # what every timer counts from (its length, exactly, when relative)
     for index in range(count):
         record = raw[size * index: size * (index + 1)]
         userdata, tag = struct.unpack_from("<QB", record, 0)
@@ -89,7 +90,7 @@ def _poll(state: WasiState, in_ptr: int, out_ptr: int, count: int, nevents_ptr: 
             else:
                 clock_id, timeout, _, flags = struct.unpack_from("<IxxxxQQH", record, 16)
             try:
-                timers.append((_deadline(clock_id, timeout, flags), userdata))
+                timers.append((_deadline(clock_id, timeout, flags, asked), userdata))
             except Errno as exc:
                 events.append(EVENT.pack(userdata, exc.code, tag, 0, 0))
         elif tag in (EVENTTYPE_FD_READ, EVENTTYPE_FD_WRITE):
@@ -99,7 +100,7 @@ def _poll(state: WasiState, in_ptr: int, out_ptr: int, count: int, nevents_ptr: 
             events.append(EVENT.pack(userdata, EINVAL, tag, 0, 0))
     if not events and timers:
         first = min(deadline for deadline, _ in timers)
-        _sleep_until(state, first)
+        _sleep_until(state, first, first - asked)
     now = time.monotonic()
     events += [EVENT.pack(userdata, ESUCCESS, EVENTTYPE_CLOCK, 0, 0)
                for deadline, userdata in timers if deadline <= now]
@@ -118,10 +119,9 @@ def unstable_poll_oneoff(state: WasiState, in_ptr: int, out_ptr: int, count: int
     return _poll(state, in_ptr, out_ptr, count, nevents_ptr, "wasi_unstable")
 
 
-def _deadline(clock_id: int, timeout: int, flags: int) -> float:
-    """A clock subscription's end, on the monotonic clock (seconds)."""
+def _deadline(clock_id: int, timeout: int, flags: int, now: float) -> float:
+    """A clock subscription's end, on the monotonic clock (seconds), ``now`` being the poll's."""
     host = _clock(clock_id)
-    now = time.monotonic()
     left_ns = timeout - time.clock_gettime_ns(host) if flags & SUBCLOCK_ABSTIME else timeout
     return now + max(0, left_ns) / 1e9
 
@@ -148,11 +148,13 @@ def _fd_event(state: WasiState, userdata: int, tag: int, fd: int) -> bytes:
     return EVENT.pack(userdata, ESUCCESS, tag, ready, 0)
 
 
-def _sleep_until(state: WasiState, end: float) -> None:
-    """Sleep until ``end`` (monotonic), in slices; the budget's deadline ends it first."""
+def _sleep_until(state: WasiState, end: float, requested: float) -> None:
+    """Sleep until ``end`` (monotonic), in slices; the budget's deadline ends it first.
+
+    ``requested``: the sleep's length as the guest asked for it (for the timeout's error).
+    """
     budget = state.exchange.deadline
     limit = math.inf if budget is None else budget
-    requested = max(0.0, end - time.monotonic())
     while True:
         interrupts.check()
         now = time.monotonic()

@@ -4,13 +4,18 @@ A waPC guest's output goes to the session log, one line per ``[guest stdout]``
 / ``[guest stderr]`` message (and a ``console_log`` trace event, source
 ``wasi:stdout`` / ``wasi:stderr``); a line that never ends is cut into
 :data:`MAX_LINE` pieces, so a guest writing without a newline cannot grow host
-memory. A command's output goes to two byte sinks unchanged (:class:`RawOutput`).
+memory. A command's output goes to two byte sinks unchanged (:class:`RawOutput`);
+a sink that cannot take the bytes within the exchange's time budget
+(:func:`~.budget.deadline`: a full pipe nobody reads) raises
+:class:`~.budget.OutOfTime`, which ends the run with the timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
+
+from .budget import OutOfTime
 
 #: The longest partial line kept before it is logged anyway.
 MAX_LINE = 64 * 1024
@@ -29,15 +34,31 @@ class Output(Protocol):
     def flush(self) -> None: ...
 
 
+class FaultSlot(Protocol):
+    """Where the exchange keeps what ended the guest (a ``WapcSession``)."""
+
+    fault: BaseException | None
+
+
 class RawOutput(NamedTuple):
-    """Where a command's stdout and stderr go: raw bytes, as the guest writes them."""
+    """Where a command's stdout and stderr go: raw bytes, as the guest writes them.
+
+    ``exchange`` gets a sink's :class:`~.budget.OutOfTime` as its fault (not every
+    engine hands an exception raised in an import back unchanged).
+    """
 
     stdout: Callable[[bytes], None]
     stderr: Callable[[bytes], None]
+    exchange: FaultSlot | None = None
 
     def write(self, fd: int, data: bytes) -> None:
         if data:
-            (self.stdout if fd == 1 else self.stderr)(data)
+            try:
+                (self.stdout if fd == 1 else self.stderr)(data)
+            except OutOfTime as exc:
+                if self.exchange is not None:
+                    self.exchange.fault = exc
+                raise
 
     def flush(self) -> None:
         """Nothing is held back."""
