@@ -237,6 +237,20 @@ def test_inspect_run_endless_init_stops_at_the_timeout(
     assert elapsed < 1 + SLACK_S + 3
 
 
+def test_bench_of_a_guest_outliving_the_timeout_ends_at_the_first_such_call(
+    guests: dict[str, str], engine_name: str
+) -> None:
+    """Not one timeout per warm-up and timed call (minutes): exit 3 at the first, as wasmer's
+    supervised benchmark does."""
+    code, out, err, elapsed = run("bench", guests["hang"], "op", "-e", engine_name,
+                                  "--timeout", "1", "-n", "5", "--warmup", "20")
+    assert code == 3, (out, err)
+    assert out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("wapc: error: timeout: ") and "longer than 1s" in last
+    assert elapsed < 1 + SLACK_S + 3
+
+
 # -- wasmer only: the child is killed mid-benchmark ------------------------------------
 @pytest.mark.wasmer
 def test_wasmer_bench_call_over_the_timeout_stops_the_benchmark(

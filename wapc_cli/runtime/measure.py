@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from ..engines import get_engine
-from ..errors import GuestError, GuestTrap, WapcError
+from ..errors import GuestError, GuestTrap, LimitExceeded, WapcError
 from .guest import Guest, WapcModule
 
 #: progress(done, total): total is None for a duration-bound run.
@@ -143,6 +143,17 @@ def _deadline(count: int | None, duration: float | None) -> tuple[int, float]:
     return limit, end
 
 
+def _unless_timed_out(exc: BaseException) -> None:
+    """Re-raise a call that outlived the timeout: it ends the benchmark (exit 3).
+
+    Other traps and errors are counted, but a call per --timeout would make a
+    benchmark of a hanging guest last calls x timeout; a supervised (wasmer)
+    benchmark is killed at the first such call, and this one ends there too.
+    """
+    if isinstance(exc, LimitExceeded) and exc.limit == "timeout":
+        raise exc
+
+
 def _api_loop(
     guest: Guest, op: bytes, payload: bytes, count: int | None, duration: float | None,
     progress: Progress | None, watch: CallWatch | None = None,
@@ -165,7 +176,8 @@ def _api_loop(
         t0 = clock()
         try:
             result: bytes | GuestError | None = call(op, payload)
-        except GuestTrap:
+        except GuestTrap as exc:
+            _unless_timed_out(exc)
             result = None
         append(clock() - t0)
         # Counting is the benchmark's bookkeeping, outside the timed span (the
@@ -295,11 +307,14 @@ def measure_calls(
     try:
         response = call(op, payload)
     except (GuestError, GuestTrap) as exc:
+        _unless_timed_out(exc)
         notes.append(f"first call failed: {exc}")
     warm = guest.try_call
     for _ in range(max(0, warmup - 1)):
-        with contextlib.suppress(GuestTrap):
+        try:
             warm(op, payload)
+        except GuestTrap as exc:
+            _unless_timed_out(exc)
     if watch is not None:
         watch.idle()
     with _quiet_gc():
