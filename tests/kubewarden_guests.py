@@ -89,3 +89,43 @@ def policy_wat(calls: list[Call], respond: bytes | None = None) -> str:
     (if (i32.gt_u (local.get $len) (i32.const 16000)) (then (return (i32.const 0))))
     (call $req (i32.const 8192) (i32.const 16384)){"".join(body)}{finish}))
 """
+
+
+#: A ``SettingsValidationResponse`` accepting the settings (SDK ``settings.rs``).
+SETTINGS_VALID = b'{"valid":true,"message":null}'
+
+
+def settings_policy_wat(settings: bytes | str = SETTINGS_VALID,
+                        validate: bytes | str = "echo") -> str:
+    """A policy answering ``validate_settings`` and ``validate`` (told apart by the length of
+    the operation's name). Each answer: bytes to respond with; ``"echo"``: the payload;
+    ``"trap"``: ``unreachable``; ``"error:TEXT"``: TEXT as the guest error."""
+    segments, branches = [], []
+    for offset, answer in ((0, settings), (4096, validate)):
+        if isinstance(answer, bytes):
+            segments.append(f'  (data (i32.const {offset}) "{data_string(answer)}")')
+            branches.append(f"(call $resp (i32.const {offset}) (i32.const {len(answer)})) "
+                            "(i32.const 1)")
+        elif answer == "echo":
+            branches.append("(call $resp (i32.const 65536) (local.get $len)) (i32.const 1)")
+        elif answer == "trap":
+            branches.append("unreachable")
+        else:
+            text = answer.removeprefix("error:").encode()
+            segments.append(f'  (data (i32.const {offset}) "{data_string(text)}")')
+            branches.append(f"(call $err (i32.const {offset}) (i32.const {len(text)})) "
+                            "(i32.const 0)")
+    return f"""
+(module
+  (import "wapc" "__guest_request" (func $req (param i32 i32)))
+  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
+  (import "wapc" "__guest_error" (func $err (param i32 i32)))
+  (memory (export "memory") 4)
+{chr(10).join(segments)}
+  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+    (if (i32.gt_u (local.get $len) (i32.const 196608)) (then (return (i32.const 0))))
+    (call $req (i32.const 8192) (i32.const 65536))
+    (if (result i32) (i32.eq (local.get $op_len) (i32.const 17))  ;; validate_settings
+      (then {branches[0]})
+      (else {branches[1]}))))
+"""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from stub_guests import ECHO_WAT
+from kubewarden_guests import settings_policy_wat
 from typer.testing import CliRunner
 
 from wapc_cli.cli.app import app
@@ -29,17 +29,8 @@ REVIEW = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "reque
 
 
 def respond_wat(response: bytes) -> str:
-    data = "".join(f"\\{b:02x}" for b in response)
-    return f"""
-(module
-  (import "wapc" "__guest_request" (func $req (param i32 i32)))
-  (import "wapc" "__guest_response" (func $resp (param i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "{data}")
-  (func (export "__guest_call") (param i32 i32) (result i32)
-    (call $resp (i32.const 0) (i32.const {len(response)}))
-    (i32.const 1)))
-"""
+    """A policy whose ``validate`` answers ``response`` (its settings are always valid)."""
+    return settings_policy_wat(validate=response)
 
 
 def verdict(**fields: object) -> bytes:
@@ -55,7 +46,7 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "review.json").write_text(json.dumps(REVIEW))
     (tmp_path / "request.json").write_text(json.dumps(REQUEST))
     (tmp_path / "settings.yaml").write_text("allowed_registries: [ghcr.io]\n")
-    (tmp_path / "echo.wasm").write_bytes(wasmtime.wat2wasm(ECHO_WAT))
+    (tmp_path / "echo.wasm").write_bytes(wasmtime.wat2wasm(settings_policy_wat()))
     (tmp_path / "reject.wasm").write_bytes(wasmtime.wat2wasm(respond_wat(verdict(
         accepted=False, message="image 'nginx:latest' uses the latest tag", code=403))))
     mutated = json.loads(json.dumps(POD))

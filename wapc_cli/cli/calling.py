@@ -9,6 +9,7 @@ for the protocol core and the engine only. How the result looks is
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import ExitCode, GuestError, GuestTrap, WapcError
 from ..runtime.guest import Guest
@@ -18,6 +19,10 @@ from .console import terminal
 from .render import call_output
 from .run_options import RunOptions
 from .runspec import RunSpec, build_runspec
+
+if TYPE_CHECKING:
+    from ..isolation import SupervisedOutcome
+    from ..runtime.events import Event
 
 
 def call_command(options: RunOptions) -> int:
@@ -77,6 +82,8 @@ class CallOutcome:
         self.host_calls = 0
         #: A supervised call's trapped memory, when ``keep_memory`` asked for it (--core).
         self.memory: bytes | None = None
+        #: Where the ``--host`` profile departed from the spec, as the trace marks it.
+        self.deviations: list[str] = []
 
     @property
     def exit_code(self) -> int:
@@ -93,6 +100,8 @@ def run_call(
     supervised); ``on_start`` the engine's name once the module has compiled.
     """
     outcome = CallOutcome(spec)
+    if spec.profile is not None:  # the default applies no rule: nothing to collect
+        tracer = _noting_deviations(outcome.deviations, tracer)
 
     def on_log(message: str, source: str) -> None:
         outcome.logs.append({"source": source, "message": message})
@@ -108,6 +117,10 @@ def run_call(
             on_start(module.engine_name)
         try:
             guest = outcome.guest = spec.instantiate(module, on_log, tracer)
+            if spec.settings is not None:  # --admission-request: policy-server checks first
+                from ..tools.kubewarden.admission import check_settings
+
+                check_settings(guest.call, spec.settings)
             outcome.response = guest.call_timed(spec.operation, spec.payload)
             outcome.warnings = list(guest.last.warnings)
         except (GuestError, GuestTrap) as exc:
@@ -125,6 +138,20 @@ def run_call(
     return outcome
 
 
+def _noting_deviations(found: list[str], tracer: EventSink | None) -> EventSink:
+    """``tracer`` (if any), also keeping each distinct deviation the events carry."""
+    from ..runtime.profile_rules import MAX_DEVIATIONS  # a profile run loads it anyway
+
+    def note(event: Event) -> None:
+        deviation = event.deviation
+        if deviation is not None and deviation not in found and len(found) < MAX_DEVIATIONS:
+            found.append(deviation)
+        if tracer is not None:
+            tracer(event)
+
+    return note
+
+
 def _run_supervised(
     spec: RunSpec, outcome: CallOutcome, on_log: LogSink, tracer: EventSink | None = None,
     on_start: Callable[[str], None] | None = None, keep_memory: bool = False,
@@ -135,12 +162,27 @@ def _run_supervised(
     from .runspec import module_cache
 
     spec.host.attach(tracer, on_log)  # the parent's own guests (Tarmac's functions) too
-    result = run_supervised(
-        read_module_file(spec.module), operation=spec.operation, payload=spec.payload,
-        name=str(spec.module), engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
-        host_call=spec.host.handler, on_log=on_log, tracer=tracer, on_start=on_start,
-        keep_memory=keep_memory, cache=module_cache(spec.cache), profile=spec.profile_name,
-    )
+    wasm = read_module_file(spec.module)
+
+    def run(operation: str, payload: bytes, first: bool = True) -> SupervisedOutcome:
+        return run_supervised(
+            wasm, operation=operation, payload=payload,
+            name=str(spec.module), engine=spec.engine, limits=spec.limits, wasi=spec.wasi,
+            host_call=spec.host.handler, on_log=on_log, tracer=tracer,
+            on_start=on_start if first else None, keep_memory=keep_memory,
+            cache=module_cache(spec.cache), profile=spec.profile_name,
+        )
+
+    result = None
+    if spec.settings is not None:  # in an instance of its own, as policy-server runs it
+        from ..tools.kubewarden.admission import SETTINGS_OPERATION, settings_problem
+
+        result = run(SETTINGS_OPERATION, spec.settings)
+        problem = settings_problem(result.response, result.error)
+        if problem is not None:
+            result.response, result.error = None, problem
+    if result is None or result.error is None:
+        result = run(spec.operation, spec.payload, first=result is None)
     if result.error is not None and result.error.exit_code in (ExitCode.USAGE,
                                                                ExitCode.NOT_A_GUEST):
         raise result.error  # as spec.load() would have

@@ -62,7 +62,7 @@ def compat_command(options: RunOptions, hosts: list[str] | None = None) -> int:
     report = run_compat(
         read_module_file(options.module), name=str(options.module), operation=spec.operation,
         payload=spec.payload, engines=engines, make_host=make_host, profiles=profiles,
-        limits=spec.limits, wasi=spec.wasi, cache=cache,
+        limits=spec.limits, wasi=spec.wasi, cache=cache, timeout_given=options.timeout is not None,
     )
     if options.json_out:
         compat_view.write_json(report)

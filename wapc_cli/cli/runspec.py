@@ -39,6 +39,7 @@ class RunSpec:
         host: HostSetup | None = None,
         cache: bool = True,
         profile: HostProfile | None = None,
+        settings: bytes | None = None,
     ) -> None:
         self.module = module
         self.operation = operation
@@ -51,6 +52,9 @@ class RunSpec:
         self.cache = cache
         #: The host profile the guest runs under (``--host``; None: the default, wapc).
         self.profile = profile
+        #: ``--admission-request``: the settings ``validate_settings`` checks first, as
+        #: policy-server does (None: no check).
+        self.settings = settings
 
     @property
     def profile_name(self) -> str:
@@ -267,10 +271,12 @@ def build_runspec(
     if profile is not None and profile.default_timeout_s is not None:
         default_timeout = profile.default_timeout_s  # the platform's own (Kubewarden: 2 s)
     limits = build_limits(options.timeout, options.fuel, options.max_memory, default_timeout)
+    operation = checked_operation(options.operation)
+    payload, settings = _payload(options)
     return RunSpec(
         module=module,
-        operation=checked_operation(options.operation),
-        payload=_payload(options),
+        operation=operation,
+        payload=payload,
         engine=options.engine,
         limits=limits,
         wasi=wasi_options(module, options.env, options.arg, options.dir),
@@ -282,6 +288,7 @@ def build_runspec(
                         profile=profile),
         cache=not options.no_cache,
         profile=profile,
+        settings=settings if operation != "validate_settings" else None,
     )
 
 
@@ -302,23 +309,23 @@ def host_profile(options: RunOptions) -> HostProfile | None:
     return None if profile.is_default else profile
 
 
-def _payload(options: RunOptions) -> bytes:
+def _payload(options: RunOptions) -> tuple[bytes, bytes | None]:
     """The request payload: the payload flags, or kwctl's ``validate`` payload built from
-    ``--admission-request`` (and ``--settings``)."""
+    ``--admission-request`` (and ``--settings``), then the settings to check first."""
     request = options.admission_request
     settings = options.settings
     if request is None:
         if settings is not None:
             raise UsageError("--settings goes with --admission-request")
         return resolve_payload(options.payload, options.payload_hex, options.payload_json,
-                               options.encode)
+                               options.encode), None
     if options.payload is not None or options.payload_hex is not None \
             or options.payload_json is not None:
         raise UsageError("--admission-request builds the payload: give no --payload, "
                          "--payload-hex or --payload-json with it")
-    from ..tools.kubewarden.admission import validate_payload
+    from ..tools.kubewarden.admission import kwctl_payloads
 
-    return validate_payload(request, settings)
+    return kwctl_payloads(request, settings)
 
 
 def _preset(options: RunOptions, profile: HostProfile | None = None) -> str | None:

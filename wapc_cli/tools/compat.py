@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engines.base import Limits
-from ..errors import ExitCode, GuestError, GuestTrap, WapcError
+from ..errors import ExitCode, GuestError, GuestTrap, LimitExceeded, WapcError
 from ..runtime.cache import ModuleCache
 from ..runtime.events import Event
 from ..runtime.guest import WapcModule
@@ -122,24 +122,39 @@ def summary(run: CompatRun) -> str:
     return f"{run.outcome} {short!r}" if short else run.outcome
 
 
+def profile_limits(limits: Limits, profile: HostProfile, timeout_given: bool) -> Limits:
+    """The limits a run under ``profile`` keeps: the platform's own time limit per call
+    (Kubewarden's policy-server: 2 s), as ``wapc call --host`` uses, unless ``--timeout``
+    was given."""
+    if timeout_given or profile.default_timeout_s is None:
+        return limits
+    return limits._replace(timeout_s=profile.default_timeout_s)
+
+
 def run_compat(
     wasm: bytes, *, name: str, operation: str, payload: bytes, engines: Sequence[str],
     make_host: HostFactory, profiles: Sequence[HostProfile] = LIBRARY_PROFILES,
     limits: Limits | None = None, wasi: WasiOptions | None = None,
-    cache: ModuleCache | None = None,
+    cache: ModuleCache | None = None, timeout_given: bool = True,
 ) -> CompatReport:
-    """Run the exchange under each profile on each engine; compare; explain."""
+    """Run the exchange under each profile on each engine; compare; explain.
+
+    ``timeout_given`` False: ``limits.timeout_s`` is wapc's default, and a profile
+    with a time limit of its own (:func:`profile_limits`) runs under that one.
+    """
     limits = limits or Limits()
     report = CompatReport(name, operation)
     for engine in engines:
-        module = None
+        modules: dict[Limits, WapcModule] = {}  # one per distinct limits: they are the module's
         for profile in profiles:
-            if module is None and not needs_supervision(engine, limits):
-                module = WapcModule.from_bytes(wasm, engine=engine, limits=limits, name=name,
-                                               cache=cache)
+            own = profile_limits(limits, profile, timeout_given)
+            module = modules.get(own)
+            if module is None and not needs_supervision(engine, own):
+                module = modules[own] = WapcModule.from_bytes(
+                    wasm, engine=engine, limits=own, name=name, cache=cache)
             report.runs.append(_one_run(wasm, module, name, engine, profile, operation, payload,
-                                        make_host(profile), limits, wasi or WasiOptions(),
-                                        cache))
+                                        make_host(profile), own, wasi or WasiOptions(),
+                                        cache, platform_timeout=own != limits))
     report.divergences = explain(report.runs)
     return report
 
@@ -147,7 +162,7 @@ def run_compat(
 def _one_run(
     wasm: bytes, module: WapcModule | None, name: str, engine: str, profile: HostProfile,
     operation: str, payload: bytes, host: HostSetup, limits: Limits, wasi: WasiOptions,
-    cache: ModuleCache | None,
+    cache: ModuleCache | None, platform_timeout: bool = False,
 ) -> CompatRun:
     deviations: dict[str, None] = {}
 
@@ -185,6 +200,10 @@ def _one_run(
     if error is not None:
         run.response = None
         run.outcome, run.exit_code, run.error = error.kind, int(error.exit_code), str(error)
+        if platform_timeout and isinstance(error, LimitExceeded) and error.limit == "timeout":
+            source = profile.sources.get("default_timeout_s", "the platform")
+            run.deviations += (f"{profile.label} stops a call after {limits.timeout_s:g}s "
+                               f"by default ({source})",)
         if isinstance(error, GuestError) and error.raw:
             run.guest_error = error.raw.decode("utf-8", "replace")
         elif isinstance(error, GuestTrap) and error.guest_error is not None:

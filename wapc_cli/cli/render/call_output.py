@@ -75,14 +75,14 @@ def failure_json(
 ) -> dict[str, Any]:
     """The ``--json`` object of a run that never reached the guest: the same keys, no results.
 
-    ``engine`` and ``timings`` are null (no engine ran); ``module`` and
+    ``engine``, ``timings`` and ``host`` are null (no engine ran); ``module`` and
     ``operation`` are null only when the command line could not be read.
     """
     return {
         "ok": False, "module": module, "operation": operation, "engine": None,
         "response": None, "response_b64": None, "response_len": None,
         "error": error_json(error), "warnings": [], "host_calls": 0, "logs": [],
-        "timings": None, "exit_code": int(error.exit_code),
+        "timings": None, "exit_code": int(error.exit_code), "host": None, "deviations": [],
     }
 
 
@@ -103,6 +103,9 @@ def outcome_json(outcome: CallOutcome, decode: str) -> dict[str, Any]:
         "logs": outcome.logs,
         "timings": guest.timings.as_dict() if guest else outcome.timings,
         "exit_code": outcome.exit_code,
+        # the --host profile, and where it departed from the spec (the trace's deviations)
+        "host": outcome.spec.profile_name,
+        "deviations": list(outcome.deviations),
     }
     response = outcome.response
     if response is not None:

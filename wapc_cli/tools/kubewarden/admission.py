@@ -9,18 +9,24 @@ null for ``{}``). policy-evaluator then calls ``validate`` with
 reads the guest's ``ValidationResponse`` (``accepted``, ``message``, ``code``,
 ``mutated_object``, ``audit_annotations``, ``warnings``): a mutation becomes a
 JSONPatch against ``request.object``.
+
+Before ``validate``, policy-server (and ``kwctl run``) calls the policy's
+``validate_settings`` with the settings alone; settings it refuses are
+reported as policy-server words them (:func:`check_settings`), and ``validate``
+is not called.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ...errors import InputFileError
+from ...errors import GuestError, GuestTrap, InputFileError, WapcError
 from ...runtime.payload import read_user_file
 
 #: The largest AdmissionReview or settings file read.
@@ -72,9 +78,86 @@ def settings(path: Path | None) -> dict[str, Any]:
 
 def validate_payload(request_file: Path, settings_file: Path | None) -> bytes:
     """``{"request": ..., "settings": ...}``, as policy-evaluator sends ``validate``."""
-    document = {"request": admission_request(request_file), "settings": settings(settings_file)}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False,
+    return kwctl_payloads(request_file, settings_file)[0]
+
+
+def kwctl_payloads(request_file: Path, settings_file: Path | None) -> tuple[bytes, bytes]:
+    """The ``validate`` payload and the ``validate_settings`` one (the settings alone)."""
+    policy_settings = settings(settings_file)
+    document = {"request": admission_request(request_file), "settings": policy_settings}
+    return _json_bytes(document), _json_bytes(policy_settings)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
                       default=str).encode("utf-8")
+
+
+# -- validate_settings, before validate --------------------------------------------------
+#: The export policy-server calls once per policy, with its settings, before any request.
+SETTINGS_OPERATION = "validate_settings"
+#: policy-server's words for a policy whose settings were refused (``evaluation_environment.rs``
+#: ``validate_settings``); with ``--continue-on-errors`` it rejects each request with them.
+INVALID_SETTINGS = "Policy settings are invalid: {message}"
+
+
+class InvalidSettings(GuestError):
+    """The policy's ``validate_settings`` refused its settings (exit 1, as ``kwctl run``)."""
+
+
+def check_settings(call: Callable[[str, bytes], bytes], settings_payload: bytes) -> None:
+    """Call ``validate_settings`` as policy-server does before it evaluates a request;
+    raises :class:`InvalidSettings` when the policy finds its settings invalid.
+
+    A guest error counts as invalid settings (policy-evaluator: ``Error invoking
+    settings validation callback: ...``); a trap or a limit stays what it is,
+    marked as happening in ``validate_settings``.
+    """
+    try:
+        response = call(SETTINGS_OPERATION, settings_payload)
+    except (GuestError, GuestTrap) as exc:
+        raise settings_problem(None, exc) or exc from None
+    problem = settings_problem(response, None)
+    if problem is not None:
+        raise problem
+
+
+def settings_problem(response: bytes | None, error: WapcError | None) -> WapcError | None:
+    """What ``validate_settings`` answering ``response`` (or failing with ``error``) means:
+    None when the settings are valid, else the error to report."""
+    if isinstance(error, GuestTrap):
+        if error.phase == "call":
+            error.phase = SETTINGS_OPERATION  # "... (during validate_settings)"
+        return error
+    if isinstance(error, GuestError):
+        message = f"Error invoking settings validation callback: {error.message}"
+    elif error is not None:
+        return error  # not the guest's answer (a stub table's failure, ...)
+    else:
+        verdict = read_settings_verdict(response or b"")
+        if verdict is None:
+            message = ("error: the response is not a SettingsValidationResponse "
+                       '({"valid": bool, "message": str|null})')
+        elif verdict[0]:
+            return None
+        else:
+            message = verdict[1] if verdict[1] is not None else "no message"
+    text = INVALID_SETTINGS.format(message=message)
+    return InvalidSettings(text, text.encode("utf-8"))
+
+
+def read_settings_verdict(response: bytes) -> tuple[bool, str | None] | None:
+    """``(valid, message)`` of a SettingsValidationResponse; None when it is not one."""
+    try:
+        value = json.loads(response.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("valid"), bool):
+        return None
+    message = value.get("message")
+    if message is not None and not isinstance(message, str):
+        return None  # serde refuses a message that is not a string or null
+    return value["valid"], message
 
 
 @dataclass(frozen=True)

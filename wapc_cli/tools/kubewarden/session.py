@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from ..stubs.bounded_yaml import YamlTooLarge, compose_bounded
+from ..stubs.bounded_yaml import YamlTooLarge, collector_paused, compose_bounded
 from ..stubs.source import Node, Source
 from .requests import ChannelRequest
 
@@ -46,6 +46,8 @@ REQUEST_VARIANTS = (
     "KubernetesListResourceNamespace", "KubernetesListResourceAll", "KubernetesGetResource",
     "KubernetesCanI",
 )
+#: Sessions longer than this are read with the cycle collector paused (~30% faster).
+MANY_EXCHANGES = 1000
 UNEXPECTED = "Replay error: unexpected request. Was expecting {expected}, got {got} instead"
 EXHAUSTED = "the list of recorded responses is empty"
 
@@ -102,6 +104,12 @@ def looks_like_session(root: Node) -> bool:
 def parse_session_node(source: Source, root: Node) -> tuple[Exchange, ...] | None:
     """The exchanges of a session file's root list; problems go to ``source``."""
     assert isinstance(root, yaml.SequenceNode)
+    # thousands of exchanges, millions of nodes alive: no cycle collection while reading
+    with collector_paused(len(root.value) > MANY_EXCHANGES):
+        return _exchanges(source, root)
+
+
+def _exchanges(source: Source, root: yaml.SequenceNode) -> tuple[Exchange, ...] | None:
     exchanges = []
     before = len(source.problems)
     for index, node in enumerate(root.value):
@@ -131,7 +139,10 @@ def _request(source: Source, node: Node, what: str) -> ChannelRequest | None:
         return None
     try:
         inner = compose_bounded(text)
-    except (yaml.YAMLError, YamlTooLarge, RecursionError):
+    except YamlTooLarge as exc:  # legal YAML past a bound: say which, not "not YAML"
+        source.problem(node, f"{what}: YAML: {exc.message}")
+        return None
+    except yaml.YAMLError:
         source.problem(node, f"{what}: not YAML (a CallbackRequestType as kwctl writes it)")
         return None
     if not isinstance(inner, yaml.MappingNode) or not inner.tag.startswith("!") \

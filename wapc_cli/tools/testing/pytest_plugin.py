@@ -148,24 +148,33 @@ def wapc_guest(request: pytest.FixtureRequest) -> Callable[..., Guest]:
 
     ``module`` is relative to the test file. ``stubs`` names stub table files
     (relative to the test file too) that answer host calls; ``host_call`` is a
-    Python handler instead. Compiled modules are shared by the whole session.
+    Python handler instead. ``host`` runs the guest as that host profile would,
+    as a suite's ``host:`` does (a platform's preset included). Compiled modules
+    are shared by the whole session.
     """
     base = Path(str(request.path)).parent
 
     def make(
         module: str | Path, *, engine: str = "auto", stubs: list[str | Path] | None = None,
         preset: str | None = None, host_call: HostCallHandler | None = None,
-        limits: Any = None, wasi: Any = None,
+        limits: Any = None, wasi: Any = None, host: str = "wapc",
     ) -> Guest:
         from ...engines.base import Limits
         from ..stubs.host import build_host_setup
 
+        profile = None  # the default, wapc: no profile loads
+        if host != "wapc":
+            from ...runtime.profiles import get_profile
+
+            profile = get_profile(host)  # an unknown name: UsageError naming the choices
+            preset = preset or profile.preset  # a platform brings its own, as in a suite
         handler = host_call
         if handler is None and (stubs or preset):
-            setup = build_host_setup([base / s for s in stubs or ()], preset, None)
+            setup = build_host_setup([base / s for s in stubs or ()], preset, None,
+                                     profile=profile)
             handler = setup.handler
         path = base / module
         loaded = _pool(request.config).module(path, engine, limits or Limits())
-        return loaded.instantiate(handler, wasi=wasi)
+        return loaded.instantiate(handler, wasi=wasi, profile=profile)
 
     return make
