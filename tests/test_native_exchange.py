@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import wasmtime
+from conftest import WAPC_IMPORTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,17 +46,7 @@ PAGE = 65536
 #   4 __host_response_len -> [a0]   5 __host_response(a0)   6 __host_error_len -> [a0]
 #   7 __host_error(a0)   8 __console_log(a0, a1)   9 __guest_request(a0, a1)
 #   10 return a0 (ends the script)   11 memory.grow(a0)   12 unreachable
-DRIVER = """(module
-  (import "wapc" "__guest_request" (func $guest_request (param i32 i32)))
-  (import "wapc" "__guest_response" (func $guest_response (param i32 i32)))
-  (import "wapc" "__guest_error" (func $guest_error (param i32 i32)))
-  (import "wapc" "__host_call"
-    (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wapc" "__host_response_len" (func $host_response_len (result i32)))
-  (import "wapc" "__host_response" (func $host_response (param i32)))
-  (import "wapc" "__host_error_len" (func $host_error_len (result i32)))
-  (import "wapc" "__host_error" (func $host_error (param i32)))
-  (import "wapc" "__console_log" (func $console_log (param i32 i32)))
+DRIVER = "(module" + WAPC_IMPORTS + """
   (memory (export "memory") 2)
   (data (i32.const 0x100) "bindingnamespaceoperation\\ff\\fename")
   (func $a0 (param $p i32) (result i32) (i32.load offset=4 (local.get $p)))

@@ -385,7 +385,7 @@ class FastInstance:
         return guest_call
 
     def _failed_with(self, error: int, trap: int) -> None:
-        """Raise what a failed native call amounts to (wasmtime's objects own the pointers)."""
+        """Raise what a failed call amounts to (wasmtime's objects own the pointers)."""
         exc: Exception
         if error:
             exc = wasmtime.WasmtimeError._from_ptr(
@@ -408,12 +408,4 @@ class FastInstance:
 
     def _failed(self, error: int | None) -> None:
         trap_addr, self._trap.value = self._trap.value, None
-        exc: Exception
-        if error:
-            exc = wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))
-            )
-        else:
-            trap = ctypes.cast(trap_addr or 0, ctypes.POINTER(ffi.wasm_trap_t))
-            exc = wasmtime.Trap._from_ptr(trap)
-        raise engine_trap(exc, self._guard)
+        self._failed_with(error or 0, trap_addr or 0)
