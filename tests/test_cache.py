@@ -63,7 +63,7 @@ def test_every_part_of_the_key_matters(tmp_path: Path) -> None:
         lambda data: data[: len(data) // 2],  # truncated
         lambda data: b"",  # empty
         lambda data: b"\x00" * 64,  # garbage
-        lambda data: data.replace(b'"artifact_len": 8', b'"artifact_len": 9'),
+        lambda data: data.replace(b"artifact_len=8\n", b"artifact_len=9\n"),
         lambda data: cache_mod.MAGIC + (10**6).to_bytes(4, "little") + b"{}",  # huge header
     ],
 )
@@ -297,3 +297,21 @@ def test_cli_warns_once_and_runs_without_a_cache_others_can_write(tmp_path: Path
             f"'{cache_dir}' is writable by other users (mode 0777; chmod go-w it to use it)\n"
         )
     assert list(cache_dir.iterdir()) == []
+
+
+def test_a_header_line_added_or_a_key_field_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    """The header is the key's lines then two figures, exactly: nothing more is read."""
+    cache = ModuleCache(tmp_path)
+    cache.store(key(), b"artifact")
+    path = cache.path_for(key())
+    data = path.read_bytes()
+    head_len = int.from_bytes(data[len(cache_mod.MAGIC) : len(cache_mod.MAGIC) + 4], "little")
+    extra = b"more=1\n"
+    start = len(cache_mod.MAGIC) + 4
+    path.write_bytes(cache_mod.MAGIC + (head_len + len(extra)).to_bytes(4, "little")
+                     + data[start : start + head_len] + extra + data[start + head_len :])
+    assert cache.load(key()) is None and not path.exists()
+    broken = CacheKey(key().module_sha256, "wasmtime", "50.0.1", "a\nartifact_len=8")
+    with pytest.raises(ValueError, match="line break"):
+        cache.store(broken, b"artifact")
+    assert cache.load(broken) is None

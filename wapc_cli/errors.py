@@ -37,7 +37,7 @@ CLI's ``--json`` error object.
 
 from __future__ import annotations
 
-import base64
+import binascii  # base64's C core: the base64 module is a Python import on the call path
 from collections.abc import Mapping
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -172,11 +172,11 @@ class GuestError(WapcError):
         return self.args[1] if len(self.args) > 1 else b""
 
     def _fields_json(self) -> dict[str, Any]:
-        return {"raw_b64": base64.b64encode(self.raw).decode("ascii")}
+        return {"raw_b64": binascii.b2a_base64(self.raw, newline=False).decode("ascii")}
 
     @classmethod
     def _from_fields(cls, message: str, data: Mapping[str, Any]) -> WapcError:
-        return cls(message, base64.b64decode(str(data.get("raw_b64", ""))))
+        return cls(message, binascii.a2b_base64(str(data.get("raw_b64", ""))))
 
 
 class TrapFrame(NamedTuple):

@@ -88,7 +88,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     runner = parse_fast(args)
     if runner is None:
         sys.exit(_full_cli(args))
-    _defer_garbage_collection()
     _exit(_guarded(runner))
 
 
@@ -241,19 +240,6 @@ def _trace_runner(values: dict[str, Any]) -> Runner:
         return trace_command(RunOptions(**values), TraceFormat(trace_format))
 
     return body
-
-
-def _defer_garbage_collection() -> None:
-    """Collect cyclic garbage in larger batches for the rest of this one-shot process.
-
-    Importing the engine and compiling a module allocate many objects that all
-    live until exit, so the default thresholds run collection after collection
-    that find nothing to free. A larger first threshold keeps memory bounded
-    (a collection still runs every so many allocations) without that waste.
-    """
-    import gc
-
-    gc.set_threshold(50_000, 10, 10)
 
 
 def _exit(rc: int) -> None:

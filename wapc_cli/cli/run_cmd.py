@@ -39,7 +39,7 @@ from ..errors import ExitCode, WapcError
 from ..runtime import budget, interrupts
 from ..runtime.budget import WAIT_SLICE_S, OutOfTime
 from ..runtime.limits import DEFAULT_TIMEOUT_S, needs_supervision
-from ..runtime.wasi import WasiOptions
+from ..runtime.wasi_options import WasiOptions
 from .console import terminal
 from .limits import build_limits
 from .options import command

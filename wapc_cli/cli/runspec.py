@@ -13,7 +13,7 @@ from ..runtime.guest import Guest, WapcModule, load_module
 from ..runtime.limits import DEFAULT_TIMEOUT_S
 from ..runtime.payload import resolve_payload
 from ..runtime.session import EventSink, LogSink
-from ..runtime.wasi import DirGrant, WasiOptions
+from ..runtime.wasi_options import DirGrant, WasiOptions
 from ..tools.host_setup import HostSetup
 from .limits import build_limits
 from .run_options import RunOptions

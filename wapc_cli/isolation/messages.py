@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..engines.base import Limits
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, HostReply
-from ..runtime.wasi import WasiOptions
+from ..runtime.wasi_options import WasiOptions
 
 if TYPE_CHECKING:  # annotations only: the child imports this module before anything else
     from ..runtime.cache import ModuleCache

@@ -42,7 +42,7 @@ from ..runtime.budget import OutOfTime, running_until
 from ..runtime.hostcalls import HostCallHandler, HostCallRequest, no_handler
 from ..runtime.limits import format_seconds, format_size
 from ..runtime.session import EventSink, HostAbort, LogSink, WapcSession
-from ..runtime.wasi import WasiOptions
+from ..runtime.wasi_options import WasiOptions
 from .beats import BeatPage
 from .messages import (
     Abort,

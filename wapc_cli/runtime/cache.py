@@ -20,25 +20,27 @@ every entry must be. A directory that is not is left alone, neither read nor
 written (:meth:`ModuleCache.problem` says why; the CLI warns, as pip does for a
 cache directory it does not own). The directory is created with mode 0700.
 
-File layout: ``MAGIC`` | u32 header length | JSON header | artifact bytes.
+File layout: ``MAGIC`` | u32 header length | header | artifact bytes. The header is
+``name=value`` lines (UTF-8), the key's fields in a fixed order then
+``artifact_len`` and ``artifact_sha256``: a reader compares the key's lines byte for
+byte and parses two numbers, without the json module (~1.3 ms of a one-shot call).
 Writes go to a temporary file (mode 0600) in the same directory, then ``os.replace``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..engines.base import CompiledModule, Engine, Limits
 
-MAGIC = b"WAPC-MODCACHE\x00\x01\n"
+MAGIC = b"WAPC-MODCACHE\x00\x02\n"  # 2: line header (1 was JSON)
 _HEADER_LEN = struct.Struct("<I")
 _MAX_HEADER = 64 * 1024
 ENV_DIR = "WAPC_CACHE_DIR"
@@ -117,6 +119,14 @@ class CacheKey(NamedTuple):
         text = "\0".join((self.module_sha256, self.engine, self.engine_version, self.config))
         return sha256_hex(text.encode("utf-8"))
 
+    def header_lines(self) -> bytes:
+        """The key's part of an entry's header (ValueError: a field that would not
+        read back, holding a line break)."""
+        fields = self.as_json()
+        if any("\n" in value or "\r" in value for value in fields.values()):
+            raise ValueError(f"a cache key field holds a line break: {fields!r}")
+        return "".join(f"{name}={value}\n" for name, value in fields.items()).encode("utf-8")
+
     def as_json(self) -> dict[str, str]:
         return {
             "module_sha256": self.module_sha256,
@@ -172,9 +182,9 @@ class ModuleCache:
 
     def store(self, key: CacheKey, artifact: bytes) -> None:
         """Write the entry for ``key``; OSError when it cannot (PermissionError: untrusted dir)."""
-        header = dict(key.as_json(), artifact_sha256=sha256_hex(artifact),
-                      artifact_len=len(artifact))
-        head = json.dumps(header, sort_keys=True).encode("utf-8")
+        head = key.header_lines() + (
+            f"artifact_len={len(artifact)}\nartifact_sha256={sha256_hex(artifact)}\n"
+        ).encode("ascii")
         import tempfile  # only when writing: keeps cold starts with a warm cache lean
 
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -239,19 +249,18 @@ def _verified(data: bytes, key: CacheKey) -> bytes | None:
     offset += _HEADER_LEN.size
     if head_len > _MAX_HEADER or offset + head_len > len(data):
         return None
+    head = data[offset : offset + head_len]
     try:
-        header: Any = json.loads(data[offset : offset + head_len])
-    except (ValueError, RecursionError):  # RecursionError: a header of nested brackets
+        expected = key.header_lines()
+    except ValueError:
         return None
-    if not isinstance(header, dict):
-        return None
-    if any(header.get(name) != value for name, value in key.as_json().items()):
+    if not head.startswith(expected):
         return None  # another module, engine, version or configuration
     artifact = data[offset + head_len :]
-    if header.get("artifact_len") != len(artifact):
-        return None
-    if header.get("artifact_sha256") != sha256_hex(artifact):
-        return None
+    if head[len(expected) :] != (
+        f"artifact_len={len(artifact)}\nartifact_sha256={sha256_hex(artifact)}\n"
+    ).encode("ascii"):
+        return None  # truncated, extended or changed since it was written
     return artifact
 
 

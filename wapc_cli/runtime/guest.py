@@ -34,7 +34,8 @@ from .loading import check_guest_shape, check_wasm_bytes, compile_guest, read_mo
 from .outcome import classify_fault, exchange_result, memory_limit_hit, raise_guest_error
 from .records import CallRecord, Timings
 from .session import EventSink, LogSink, WapcSession
-from .wasi import WasiHost, WasiOptions
+from .wasi_choice import wasi_host_for
+from .wasi_options import WasiOptions
 
 if TYPE_CHECKING:
     from .profile_rules import ProfileRules
@@ -149,7 +150,7 @@ class Guest:
             self.session = self._traced = TracedSession(host_call, on_log, tracer)
         if self._rules is not None:
             self._rules.bind(self.session)
-        self.wasi = WasiHost(self.session, wasi)
+        self.wasi = wasi_host_for(self.session, wasi, imports_wasi=bool(module.wasi_imports))
         self._init = InitSteps(self.session, self.wasi.flush, self._trace_step, self._classify,
                                self._rules)
         self.wasi.close_with(self)  # its host fds go with us (wasmer keeps the WASI host alive)

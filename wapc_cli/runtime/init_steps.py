@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import abi
 from ..errors import WapcError
-from .wasi import ProcExit
+from .wasi_types import ProcExit
 
 if TYPE_CHECKING:
     from ..engines import EngineInstance

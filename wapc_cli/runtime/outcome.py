@@ -20,7 +20,7 @@ from .budget import OutOfTime
 from .limits import format_size
 from .memory import GuestFault
 from .session import HostAbort, WapcSession
-from .wasi import ProcExit
+from .wasi_types import ProcExit
 
 
 def raise_guest_error(error: bytes) -> bytes:

@@ -9,9 +9,8 @@ as a note before falling back to hex.
 
 from __future__ import annotations
 
-import base64
+# json is imported by the functions that need it: a plain call never loads it.
 import binascii
-import json
 import math
 import sys
 from enum import Enum
@@ -118,6 +117,7 @@ def _file_name(spec: str, what: str, hint: str = "") -> str:
 
 def parse_json_payload(json_text: str, stdin: BinaryIO | None = None) -> Any:
     """The JSON value of ``--payload-json`` (text, ``@FILE`` or ``@-``), strictly JSON."""
+    import json
     source = json_text
     if json_text.startswith("@"):
         where = _file_name(json_text, "JSON payload file")
@@ -160,6 +160,7 @@ def _finite_float(text: str) -> float:
 
 def encode_value(value: Any, encoding: str) -> bytes:
     """``value`` as compact JSON or MessagePack; what neither can encode is a UsageError."""
+    import json
     if encoding not in ("json", "msgpack"):
         raise UsageError(f"--encode: unknown encoding '{encoding}' (choose from: json, msgpack)")
     try:
@@ -209,7 +210,7 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
 def jsonable(value: Any) -> Any:
     """Make a decoded msgpack value JSON-serialisable (bytes become base64 strings)."""
     if isinstance(value, bytes):
-        return {"$base64": base64.b64encode(value).decode("ascii")}
+        return {"$base64": binascii.b2a_base64(value, newline=False).decode("ascii")}
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -244,6 +245,7 @@ def decode_response(data: bytes, mode: str) -> Any:
 
 
 def _decode_json(data: bytes) -> Any:
+    import json
     try:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -289,6 +291,7 @@ def display_text(data: bytes, mode: str) -> tuple[str, str | None]:
     like any other. When the bytes do not decode, the text is their hex and the
     note says why.
     """
+    import json
     try:
         value = decode_response(data, mode)
     except DecodeError as exc:

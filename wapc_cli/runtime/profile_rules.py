@@ -20,7 +20,7 @@ from ..wasm.constants import U32_MASK
 from .hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply, no_handler
 from .outcome import profile_result
 from .profiles import WAPC, HostProfile, get_profile
-from .wasi import ProcExit
+from .wasi_types import ProcExit
 
 if TYPE_CHECKING:
     from .events import Event

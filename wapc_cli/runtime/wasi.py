@@ -21,13 +21,14 @@ answers ``ENOSYS``; a WASI name imported with the wrong type traps when called.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..engines.base import FuncSig, HostFn
 from ..errors import InputFileError
 from .session import WapcSession
 from .wasi_fd import DescriptorTable
+from .wasi_options import DirGrant, WasiOptions
 from .wasi_sandbox import Grant
 from .wasi_state import WasiState
 from .wasi_streams import LogOutput, Output, RawOutput, Stdin, StdinSource
@@ -50,27 +51,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(wasi_table, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class DirGrant(NamedTuple):
-    """One ``--dir`` grant: a host directory, where the guest sees it, and whether
-    the guest may change it (create, write, rename, delete). Read-only by default."""
-
-    host: str
-    guest: str
-    writable: bool = False
-
-
-class WasiOptions(NamedTuple):
-    """What of the host a WASI guest may see. Empty by default: nothing."""
-
-    args: Sequence[str] = ()
-    # One empty dict shared by every default: typed (and only ever used) as a
-    # read-only Mapping. (A MappingProxyType would not pickle to a supervised child.)
-    env: Mapping[str, str] = {}
-    program_name: str = "guest.wasm"
-    #: Directory grants (a plain (host, guest) pair is a read-only grant).
-    dirs: Sequence[DirGrant | tuple[str, str]] = ()
 
 
 def open_grants(dirs: Sequence[DirGrant | tuple[str, str]]) -> list[Grant]:

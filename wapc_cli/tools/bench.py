@@ -17,7 +17,7 @@ from ..runtime.cache import ModuleCache
 from ..runtime.guest import Guest, WapcModule
 from ..runtime.hostcalls import HostCallHandler
 from ..runtime.measure import BenchResult, CallWatch, LoopStats, Progress, measure_calls
-from ..runtime.wasi import WasiOptions
+from ..runtime.wasi_options import WasiOptions
 
 __all__ = [
     "BenchResult",

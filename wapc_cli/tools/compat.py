@@ -24,7 +24,7 @@ from ..runtime.events import Event
 from ..runtime.guest import WapcModule
 from ..runtime.limits import needs_supervision
 from ..runtime.profiles import LIBRARY_PROFILES, HostProfile
-from ..runtime.wasi import WasiOptions
+from ..runtime.wasi_options import WasiOptions
 from .host_setup import HostSetup
 
 #: Makes the host of one run (fresh stub state each time) for a profile.

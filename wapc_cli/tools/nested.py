@@ -36,7 +36,7 @@ from ..runtime import budget
 from ..runtime.hostcalls import HostCallError, HostCallHandler, HostCallRequest, HostReply
 from ..runtime.limits import needs_supervision
 from ..runtime.session import EventSink, HostAbort, LogSink
-from ..runtime.wasi import WasiOptions
+from ..runtime.wasi_options import WasiOptions
 
 if TYPE_CHECKING:
     from ..runtime.cache import ModuleCache

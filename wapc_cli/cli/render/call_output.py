@@ -12,8 +12,7 @@ No rich here: this is on the one-shot call path.
 
 from __future__ import annotations
 
-import base64
-import json
+import binascii
 from typing import TYPE_CHECKING, Any
 
 from ...errors import WapcError
@@ -53,6 +52,8 @@ def write_response(data: bytes, decode: str) -> None:
 
 def write_json(outcome: CallOutcome, decode: str) -> None:
     """``--json``: one object on stdout, and the error's line on stderr as well."""
+    import json  # only for --json: the plain call path does not load it
+
     document = json.dumps(outcome_json(outcome, decode), ensure_ascii=False)
     terminal.stdout.write(json_safe(document) + "\n")
     if outcome.error is not None:
@@ -66,6 +67,8 @@ def write_json_failure(
 
     Only the object: the caller raises the error, for its line on stderr.
     """
+    import json
+
     document = failure_json(error, module, operation)
     terminal.stdout.write(json_safe(json.dumps(document, ensure_ascii=False)) + "\n")
 
@@ -109,7 +112,7 @@ def outcome_json(outcome: CallOutcome, decode: str) -> dict[str, Any]:
     }
     response = outcome.response
     if response is not None:
-        result["response_b64"] = base64.b64encode(response).decode("ascii")
+        result["response_b64"] = binascii.b2a_base64(response, newline=False).decode("ascii")
         result["response_len"] = len(response)
         result["response"] = _json_value(response, decode)
     if outcome.error is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...engines.base import Limits
-from ...runtime.wasi import WasiOptions
+from ...runtime.wasi_options import WasiOptions
 from ..stubs.model import PayloadTest, StubTable
 
 #: What a case may expect of how its call ended.

@@ -18,7 +18,7 @@ import yaml
 from ...engines.base import MAX_FUEL, Limits
 from ...runtime.limits import DEFAULT_TIMEOUT_S
 from ...runtime.profiles import PROFILE_NAMES
-from ...runtime.wasi import DirGrant
+from ...runtime.wasi_options import DirGrant
 from ..stubs.source import Node, Source
 
 SETTING_KEYS = ("timeout", "fuel", "max_memory", "wasi", "host")

@@ -17,7 +17,7 @@ import yaml
 from ...engines import ENGINE_NAMES
 from ...errors import InputFileError
 from ...runtime.payload import read_user_file
-from ...runtime.wasi import WasiOptions
+from ...runtime.wasi_options import WasiOptions
 from ..stubs.loader import check_stub_file, parse_table_node
 from ..stubs.model import PRESETS, StubTable
 from ..stubs.source import Node, Problem, Source
