@@ -3,13 +3,13 @@
 Why fast paths: importing typer (and, once a command runs, pydantic through typer's
 coercion) and rich costs more than the whole of a one-shot ``wapc call guest.wasm
 echo -p hi``, and twice what ``wapc inspect`` itself does. The plain forms of
-``call``, ``inspect``, ``trace`` and ``bench`` (:data:`LIGHT_COMMANDS`; what each
-accepts is in :mod:`.fast_parse`), ``stubs check FILE...``, ``stubs schema`` and
+``call``, ``inspect``, ``trace``, ``bench`` and ``run`` (:data:`LIGHT_COMMANDS`; what
+each accepts is in :mod:`.fast_parse`), ``stubs check FILE...``, ``stubs schema`` and
 ``test SUITE... [--json] [--no-cache]`` and ``addr2line MODULE OFFSET... [--json]``
 are parsed here, with no typer, into the same values the typer commands get, and run
 by the same functions (:func:`.calling.call_command`,
 :func:`.inspecting.inspect_command`, :func:`.tracing.trace_command`,
-:func:`.benching.bench_command`, :mod:`.stubs_work`,
+:func:`.benching.bench_command`, :func:`.run_work.run_command`, :mod:`.stubs_work`,
 :func:`.suite_runs.run_test_command`, :func:`.addr2line_run.addr2line_command`).
 Anything else (another command, ``--help``, any other option, a repeated option, a
 value that typer would coerce or reject) goes to the full typer app unchanged, so
@@ -38,6 +38,7 @@ from .fast_parse import (
     REPLY_OPTION,
     RUN_FLAG,
     SIZE_OPTION,
+    STDIN_OPTION,
     STRICT_FLAG,
     TRACE_FORMATS,
     WARMUP_OPTION,
@@ -56,6 +57,10 @@ TRACE_FIELDS = ("payload", "payload_hex", "payload_json", "encode", "engine", "s
 BENCH_FIELDS = ("payload", "payload_hex", "payload_json", "encode", "engine", "stubs",
                 "preset", "timeout", "fuel", "max_memory", "no_cache", "json_out")
 
+#: The RunOptions fields the fast ``run`` parses: all of ``run``'s (``--stdin`` is its own).
+RUN_FIELDS = ("engine", "timeout", "fuel", "max_memory", "env", "arg", "dir", "json_out",
+              "no_cache")
+
 #: The command lines the fast entry parses itself, by command.
 LIGHT_COMMANDS = {
     "call": LightCommand("call", ("module", "operation"), run_fields(*CALL_FIELDS)),
@@ -73,6 +78,9 @@ LIGHT_COMMANDS = {
         LightOption("count", COUNT_OPTION, "int"), LightOption("warmup", WARMUP_OPTION, "int"),
         LightOption("bare", BARE_FLAG, "flag"),
     ]),
+    "run": LightCommand("run", ("module",), [
+        *run_fields(*RUN_FIELDS), LightOption("stdin", STDIN_OPTION, "text", takes_dash=True),
+    ], rest="args"),
 }
 #: ``wapc bench``'s own options (the rest are RunOptions fields).
 _BENCH_OWN = ("size", "reply", "count", "warmup", "bare")
@@ -108,8 +116,8 @@ def _guarded(runner: Runner) -> int:
 
 
 def parse_fast(argv: Sequence[str]) -> Runner | None:
-    """What a plain ``call``, ``inspect``, ``trace``, ``bench``, ``stubs``, ``test`` or
-    ``addr2line`` command line runs; None for typer."""
+    """What a plain ``call``, ``inspect``, ``trace``, ``bench``, ``run``, ``stubs``,
+    ``test`` or ``addr2line`` command line runs; None for typer."""
     if not argv or os.environ.get(_COMPLETE_VAR):
         return None
     if argv[0] == "stubs":
@@ -128,6 +136,8 @@ def parse_fast(argv: Sequence[str]) -> Runner | None:
         return _inspect_runner(values)
     if argv[0] == "bench":
         return _bench_runner(values)
+    if argv[0] == "run":
+        return None if values.get("stdin") == "" else _run_runner(values)  # "": typer's
     return _trace_runner(values)
 
 
@@ -206,6 +216,15 @@ def _bench_runner(values: dict[str, Any]) -> Runner:
         from .benching import bench_command
 
         return bench_command(RunOptions(**values), **own)
+
+    return body
+
+
+def _run_runner(values: dict[str, Any]) -> Runner:
+    def body() -> int:
+        from .run_work import run_command
+
+        return run_command(**values)
 
     return body
 

@@ -9,11 +9,15 @@ constants below, which its typer command uses too), and
 :meth:`LightCommand.parse` accepts only what typer would take *unchanged*:
 each option once, long options as ``--name value`` or ``--name=value``, short
 ones as ``-x value``, integers as plain digits, choices exactly as listed,
-nothing that starts with ``-`` as a value (``--stubs`` may be repeated: its
-files are kept in order, as typer keeps them). Anything else (``--help``,
-another option, ``-xVALUE``, a repeated option, ``JSON`` for ``json``,
-``1_000``) returns None: typer's to parse, to coerce or to refuse, so help and
-usage errors come from one place. ``tests/test_entry_parity.py`` and
+nothing that starts with ``-`` as a value (but ``-`` itself where an option
+says it takes it: ``--stdin -``), no empty value of a repeatable option (one,
+such as ``--stubs`` or ``--env``, keeps its values in order, as typer does).
+A command may end in a positional taking any number of values (``wapc run
+MODULE ARGS...``): there, as click does, ``-`` is one of them, and every token
+after the first ``--`` is one. Anything else (``--help``, another option,
+``-xVALUE``, a repeated option, ``JSON`` for ``json``, ``1_000``) returns None:
+typer's to parse, to coerce or to refuse, so help and usage errors come from
+one place. ``tests/test_entry_parity.py`` and
 ``tests/test_fast_commands.py`` run the same command lines through both and
 compare stdout, stderr and exit code.
 """
@@ -34,17 +38,21 @@ _FIELDS = {field.name: field for field in described()}
 class LightOption:
     """One option a light command takes: the value it fills, and how it is spelt."""
 
-    __slots__ = ("choices", "envvar", "kind", "name", "spellings")
+    __slots__ = ("choices", "envvar", "kind", "name", "spellings", "takes_dash")
 
     def __init__(
         self, name: str, spellings: Sequence[str], kind: str, *,
-        choices: Iterable[str] = (), envvar: str | None = None,
+        choices: Iterable[str] = (), envvar: str | None = None, takes_dash: bool = False,
     ) -> None:
         self.name = name
         self.spellings = tuple(spellings)
-        self.kind = kind  # "flag", "text", "int", "choice" or "paths" (repeatable)
+        # "flag", "text", "int", "choice", or repeatable: "paths" (list[Path]), "texts"
+        self.kind = kind
         self.choices = frozenset(choices)
         self.envvar = envvar
+        #: ``-`` is a value of it (click takes any next token as an option's value; the
+        #: fast parse takes ``-`` only where it means something: ``--stdin -``).
+        self.takes_dash = takes_dash
 
     @classmethod
     def field(cls, name: str) -> LightOption:
@@ -60,7 +68,9 @@ class LightOption:
         elif int in args:
             kind = "int"
         elif any(get_origin(arg) is list for arg in args):
-            kind = "paths"  # repeatable, in order: list[Path]
+            lists = [arg for arg in args if get_origin(arg) is list]
+            # repeatable, in order: list[Path] or list[str]
+            kind = "paths" if get_args(lists[0]) == (Path,) else "texts"
         else:
             kind = "text"
         choices = [c.value for c in spec.choices] if spec.choices is not None else []
@@ -80,18 +90,26 @@ class LightOption:
             return int(text) if plain else None
         if self.kind == "paths":
             return Path(text) if text else None  # Path("") is "."; typer's to judge
+        if self.kind == "texts":
+            return text if text else None  # an empty grant: typer's to pass on
         return text
+
+    @property
+    def repeatable(self) -> bool:
+        return self.kind in ("paths", "texts")
 
 
 class LightCommand:
     """A command's plain form: its positionals (in order) and the options it takes."""
 
-    __slots__ = ("flags", "name", "positionals", "values")
+    __slots__ = ("flags", "name", "positionals", "rest", "values")
 
     def __init__(self, name: str, positionals: Sequence[str],
-                 options: Iterable[LightOption]) -> None:
+                 options: Iterable[LightOption], *, rest: str | None = None) -> None:
         self.name = name
         self.positionals = tuple(positionals)
+        #: The positional after those that takes any number of values (click's nargs=-1).
+        self.rest = rest
         options = list(options)
         #: Switches and value options, by spelling.
         self.flags = {s: o for o in options if o.kind == "flag" for s in o.spellings}
@@ -106,8 +124,12 @@ class LightCommand:
         positionals: list[str] = []
         found: dict[str, Any] = {}
         tokens = iter(args)
+        variadic = self.rest is not None
         for token in tokens:
-            if not token.startswith("-"):
+            if variadic and token == "--":
+                positionals.extend(tokens)  # click: the first "--" ends the options
+                break
+            if not token.startswith("-") or (variadic and token == "-"):
                 positionals.append(token)
                 continue
             name, eq, attached = token.partition("=")
@@ -119,25 +141,32 @@ class LightCommand:
                 option = self.values[name]
                 text = attached if eq else next(tokens, None)
                 # A value that looks like an option (or is missing) is typer's to interpret.
-                if text is None or text.startswith("-"):
+                if text is None or (text.startswith("-") and not (
+                    option.takes_dash and text == "-"
+                )):
                     return None
                 value = option.value(text)
                 if value is None:
                     return None
             else:
                 return None  # "-", "--", -h, clustered or attached short options, anything else
-            if option.kind == "paths":
+            if option.repeatable:
                 found.setdefault(option.name, []).append(value)  # typer keeps them in order
                 continue
             if option.name in found:
                 return None  # repeated: typer decides which wins
             found[option.name] = value
-        if len(positionals) != len(self.positionals):
+        fixed, extra = positionals[:len(self.positionals)], positionals[len(self.positionals):]
+        if len(fixed) != len(self.positionals) or (extra and not variadic):
             return None
+        if variadic and any(not text or text.startswith("-") for text in fixed):
+            return None  # a module named "", "-" or "-x" (after "--"): typer's to judge
         for option in self.options():
             if option.envvar and option.name not in found and os.environ.get(option.envvar):
                 found[option.name] = os.environ[option.envvar]
-        found.update(zip(self.positionals, positionals, strict=True))
+        found.update(zip(self.positionals, fixed, strict=True))
+        if self.rest is not None:
+            found[self.rest] = extra
         if "module" in found:
             found["module"] = Path(found["module"])
         return found
@@ -158,6 +187,7 @@ WARMUP_OPTION = ("--warmup",)
 SIZE_OPTION = ("--size",)
 REPLY_OPTION = ("--reply",)
 BARE_FLAG = ("--bare",)
+STDIN_OPTION = ("--stdin",)
 
 #: The RunOptions options the fast ``call`` parses (the fields marked ``fast``).
 CALL_FIELDS = tuple(
