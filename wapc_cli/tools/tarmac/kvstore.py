@@ -11,8 +11,6 @@ carries the reply body.
 
 from __future__ import annotations
 
-import base64
-
 from ...runtime.hostcalls import HostReply
 from . import messages
 from .kv_backends import KVBackend, KVError
@@ -21,9 +19,13 @@ from .wire import (
     GoJSONError,
     failed,
     go_b64decode,
+    go_json,
     go_unmarshal,
-    json_reply,
-    status_json,
+    json_text_reply,
+    ok_data_reply,
+    plain_key_request,
+    status_first_reply,
+    status_object,
     status_reply,
 )
 
@@ -49,46 +51,52 @@ class KVStore:
 
     # -- get ---------------------------------------------------------------------------
     def get(self, payload: bytes) -> HostReply:
-        msg = messages.parse("tarmac.kvstore.KVStoreGet", payload)
-        if msg is None:
+        key = plain_key_request(payload)  # the common JSON request, known not protobuf
+        if key is not None:
+            return self._get_key_json(key)
+        request = messages.read_vt("tarmac.kvstore.KVStoreGet", payload)
+        if request is None:
             return self._get_json(payload)
         code, text, data = 200, "OK", b""
-        if not msg.key:
+        key = request.get("key", "")
+        if not key:
             code, text = 400, ERR_NIL_KEY
         else:
             try:
-                data = self.backend.get(msg.key)
+                data = self.backend.get(key)
             except KVError as exc:
                 code, text = 404, f"Unable to fetch key {exc}"
         return status_reply("tarmac.kvstore.KVStoreGetResponse", code, text, data=data)
 
     def _get_json(self, payload: bytes) -> HostReply:
-        code, text, data = 200, "OK", ""
         try:
             key = go_unmarshal(payload, {"key": ""})["key"]
         except GoJSONError:
-            code, text = 400, PARSE_ERROR
-        if code == 200:
-            try:
-                data = base64.b64encode(self.backend.get(key)).decode("ascii")
-            except KVError as exc:
-                code, text = 404, f"Unable to fetch key {key} - {exc}"
-        return json_reply(code, text, {"status": status_json(code, text), "data": data})
+            return status_first_reply(400, PARSE_ERROR, "")
+        return self._get_key_json(key)
+
+    def _get_key_json(self, key: str) -> HostReply:
+        try:
+            data = self.backend.get(key)
+        except KVError as exc:
+            return status_first_reply(404, f"Unable to fetch key {key} - {exc}", "")
+        return ok_data_reply(data)
 
     # -- set ---------------------------------------------------------------------------
     def set(self, payload: bytes) -> HostReply:
-        msg = messages.parse("tarmac.kvstore.KVStoreSet", payload)
-        if msg is None:
+        request = messages.read_vt("tarmac.kvstore.KVStoreSet", payload)
+        if request is None:
             return self._set_json(payload)
         code, text = 200, "OK"
-        if not msg.key:
+        key = request.get("key", "")
+        if not key:
             code, text = 400, ERR_NIL_KEY
         # Go's msg.Data is nil only when the field is absent; an empty one goes to hord.
-        if not messages.has_field(payload, 2):
+        if "data" not in request:
             code, text = 400, "Data cannot be nil"
         if code == 200:
             try:
-                self.backend.set(msg.key, msg.data)
+                self.backend.set(key, request["data"])
             except KVError as exc:
                 code, text = 500, f"Unable to store data - {exc}"
         return status_reply("tarmac.kvstore.KVStoreSetResponse", code, text)
@@ -110,36 +118,40 @@ class KVStore:
                 self.backend.set(request["key"], data)
             except KVError as exc:
                 code, text = 500, f"Unable to store data using key {request['key']} - {exc}"
-        return json_reply(code, text, {"status": status_json(code, text)})
+        return status_first_reply(code, text)
 
     # -- delete ------------------------------------------------------------------------
     def delete(self, payload: bytes) -> HostReply:
-        msg = messages.parse("tarmac.kvstore.KVStoreDelete", payload)
-        if msg is None:
+        key = plain_key_request(payload)  # the common JSON request, known not protobuf
+        if key is not None:
+            return self._delete_key_json(key)
+        request = messages.read_vt("tarmac.kvstore.KVStoreDelete", payload)
+        if request is None:
             return self._delete_json(payload)
         code, text = 200, "OK"
-        if not msg.key:
+        key = request.get("key", "")
+        if not key:
             code, text = 400, ERR_NIL_KEY
         else:
             try:
-                self.backend.delete(msg.key)
+                self.backend.delete(key)
             except KVError as exc:
                 code, text = 404, f"Unable to delete key {exc}"
         return status_reply("tarmac.kvstore.KVStoreDeleteResponse", code, text)
 
     def _delete_json(self, payload: bytes) -> HostReply:
-        code, text = 200, "OK"
-        key = ""
         try:
             key = go_unmarshal(payload, {"key": ""})["key"]
         except GoJSONError:
-            code, text = 400, PARSE_ERROR
-        if code == 200:
-            try:
-                self.backend.delete(key)
-            except KVError as exc:
-                code, text = 404, f"Unable to delete key {key} - {exc}"
-        return json_reply(code, text, {"status": status_json(code, text)})
+            return status_first_reply(400, PARSE_ERROR)
+        return self._delete_key_json(key)
+
+    def _delete_key_json(self, key: str) -> HostReply:
+        try:
+            self.backend.delete(key)
+        except KVError as exc:
+            return status_first_reply(404, f"Unable to delete key {key} - {exc}")
+        return status_first_reply(200, "OK")
 
     # -- keys --------------------------------------------------------------------------
     def keys(self, payload: bytes) -> HostReply:
@@ -149,5 +161,6 @@ class KVStore:
         except KVError as exc:
             code, text, keys = 500, f"Unable to fetch keys - {exc}", None
         if not payload:  # keysJSON: struct order is keys, then status
-            return json_reply(code, text, {"keys": keys, "status": status_json(code, text)})
+            return json_text_reply(code, text, '{"keys":' + go_json(keys) + ',"status":'
+                                   + status_object(code, text) + "}")
         return status_reply("tarmac.kvstore.KVStoreKeysResponse", code, text, keys=keys or [])

@@ -11,6 +11,7 @@ identical, so the files stay the source of truth.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -111,9 +112,18 @@ for _file in file_descriptors():
     _POOL.Add(_file)
 
 
+#: full name -> message class: the factory returns the same class every time, and a
+#: dict lookup is much cheaper than the pool's (this runs for every reply built).
+_CLASSES: dict[str, type[Message]] = {}
+
+
 def message_class(full_name: str) -> type[Message]:
     """The message class for ``full_name`` (e.g. ``tarmac.kvstore.KVStoreGet``)."""
-    return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(full_name))
+    found = _CLASSES.get(full_name)
+    if found is None:
+        found = message_factory.GetMessageClass(_POOL.FindMessageTypeByName(full_name))
+        _CLASSES[full_name] = found
+    return found
 
 
 #: The requests Tarmac's kvstore and sql callbacks decode with vtprotobuf's ``UnmarshalVT``
@@ -138,15 +148,9 @@ def parse(full_name: str, payload: bytes) -> Any | None:
     that is not UTF-8 is read with U+FFFD for the bad bytes (Python strings
     cannot hold them). For the rest, the protobuf package's parse.
     """
-    if full_name in _VT_DECODED:
-        kinds = {number: (name, kind) for name, number, kind, _ in _message_fields(full_name)}
-        fields = _vt_fields(payload, frozenset(kinds))
-        if fields is None:
-            return None
-        values = {kinds[number][0]: (raw.decode("utf-8", "replace")
-                                     if kinds[number][1] == "string" else raw)
-                  for number, raw in fields.items()}
-        return build(full_name, **values)
+    if full_name in _VT_KINDS:
+        values = read_vt(full_name, payload)
+        return None if values is None else build(full_name, **values)
     message = message_class(full_name)()
     try:
         message.ParseFromString(payload)
@@ -163,7 +167,26 @@ def _message_fields(full_name: str) -> list[tuple[str, int, str, bool]]:
     raise KeyError(full_name)
 
 
-def _vt_fields(payload: bytes, known: frozenset[int]) -> dict[int, bytes] | None:
+#: full name -> {field number: (name, type)} for the messages in _VT_DECODED.
+_VT_KINDS = {full_name: {number: (name, kind) for name, number, kind, _ in
+                         _message_fields(full_name)} for full_name in sorted(_VT_DECODED)}
+
+
+def read_vt(full_name: str, payload: bytes) -> dict[str, Any] | None:
+    """The fields ``payload`` carries as the named message (one in :data:`_VT_DECODED`), by
+    name, the last of each winning, strings read with U+FFFD for bad bytes; None where
+    ``UnmarshalVT`` fails. What :func:`parse` builds its message from, for callers that
+    only read the values (and whether ``data`` is present: proto3 cannot say)."""
+    kinds = _VT_KINDS[full_name]
+    fields = _vt_fields(payload, kinds)
+    if fields is None:
+        return None
+    return {kinds[number][0]: (raw.decode("utf-8", "replace")
+                               if kinds[number][1] == "string" else raw)
+            for number, raw in fields.items()}
+
+
+def _vt_fields(payload: bytes, known: Collection[int]) -> dict[int, bytes] | None:
     """The ``known`` (length-delimited) fields as ``UnmarshalVT`` reads them, the last of
     each winning; None where it returns an error."""
     found: dict[int, bytes] = {}
@@ -260,5 +283,112 @@ def has_field(payload: bytes, number: int) -> bool:
     tags as ``UnmarshalVT`` does (a field inside an unknown group is not the
     message's). Only called on bytes that already parsed.
     """
-    fields = _vt_fields(payload, frozenset({number}))
+    fields = _vt_fields(payload, (number,))
     return fields is not None and number in fields
+
+
+# -- writing the replies ------------------------------------------------------------------
+def _varint(value: int) -> bytes:
+    if value < 0x80:
+        return _SMALL_VARINTS[value]
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_SMALL_VARINTS = [bytes([value]) for value in range(0x80)]
+
+
+_INT_RANGES = {"int32": (-(1 << 31), 1 << 31), "int64": (-(1 << 63), 1 << 63)}
+
+
+def _wire_tag(number: int, kind: str) -> bytes:
+    return _varint(number << 3 | (0 if kind in _INT_RANGES else _LEN))
+
+
+#: full name -> {field name: (number, type, tag bytes)} of the replies whose field 1 is
+#: ``status`` (a ``tarmac.Status``) and whose other fields are scalars or repeated
+#: strings: what :func:`status_response` writes without the protobuf package.
+_STATUS_RESPONSES = {
+    f"{package}.{name}": {field: (number, kind if not repeated else "repeated " + kind,
+                                  _wire_tag(number, kind))
+                          for field, number, kind, repeated in fields[1:]}
+    for package, _go, _imports, file_messages in _FILES.values()
+    for name, fields in file_messages.items()
+    if fields[:1] == [("status", 1, ".tarmac.Status", False)]
+    and all(kind in ("string", "bytes", "int32", "int64") for _, _, kind, _ in fields[1:])
+}
+#: The ``status`` record of every successful reply: code 200, text "OK".
+_OK_STATUS_RECORD = b"\x0a\x07\x08\xc8\x01\x12\x02OK"
+
+
+def status_response(full_name: str, code: int, text: str,
+                    fields: dict[str, Any]) -> bytes | None:
+    """The bytes ``build(full_name, status=status(code, text), **fields).SerializeToString()``
+    gives, written directly: fields in number order, proto3 zero values left out, the
+    status always there. None when this cannot say for sure (another message, a value
+    of another type or out of range, a text that is not UTF-8): build it then."""
+    layout = _STATUS_RESPONSES.get(full_name)
+    if layout is None:
+        return None
+    if type(code) is int and type(text) is str and code == 200 and text == "OK":
+        status_record = _OK_STATUS_RECORD
+    else:
+        status_code = _scalar("int32", b"\x08", code)
+        status_text = _scalar("string", b"\x12", text)
+        if status_code is None or status_text is None:
+            return None
+        status_bytes = status_code + status_text
+        status_record = b"\x0a" + _varint(len(status_bytes)) + status_bytes
+    if not fields:
+        return status_record
+    records = []
+    for name, value in fields.items():
+        spec = layout.get(name)
+        if spec is None:
+            return None
+        number, kind, tag = spec
+        encoded = _scalar(kind, tag, value)
+        if encoded is None:
+            return None
+        records.append((number, encoded))
+    if len(records) > 1:
+        records.sort()  # serialization order is field number order (numbers are unique)
+    return status_record + b"".join([encoded for _, encoded in records])
+
+
+def _scalar(kind: str, tag: bytes, value: Any) -> bytes | None:
+    """A field of ``kind`` holding ``value`` on the wire, after its ``tag`` (b"" for a zero
+    value); None when ``value`` is not exactly what the field holds."""
+    kind_of_value = type(value)
+    if kind_of_value is bytes and kind == "bytes":
+        return tag + _varint(len(value)) + value if value else b""
+    if kind_of_value is str and kind == "string":
+        if not value:
+            return b""
+        data = _utf8(value)
+        return None if data is None else tag + _varint(len(data)) + data
+    if kind_of_value is int and kind in _INT_RANGES:
+        low, high = _INT_RANGES[kind]
+        if not low <= value < high:
+            return None
+        return tag + _varint(value & ((1 << 64) - 1)) if value else b""
+    if kind_of_value is list and kind == "repeated string":
+        parts = []
+        for item in value:
+            data = _utf8(item) if type(item) is str else None
+            if data is None:
+                return None
+            parts.append(tag + _varint(len(data)) + data)
+        return b"".join(parts)
+    return None
+
+
+def _utf8(text: str) -> bytes | None:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: let the protobuf package decide
+        return None

@@ -24,8 +24,7 @@ from .wire import (
     go_b64decode,
     go_json,
     go_unmarshal,
-    json_reply,
-    status_json,
+    status_first_reply,
     status_reply,
 )
 
@@ -89,7 +88,7 @@ class SQL:
         if code == 200:
             _, document, code, text = self._rows(query)
             data = base64.b64encode(document or b"").decode("ascii")
-        return json_reply(code, text, {"status": status_json(code, text), "data": data})
+        return status_first_reply(code, text, data)
 
     def exec(self, payload: bytes) -> HostReply:
         msg = messages.parse("tarmac.sql.SQLExec", payload)

@@ -12,6 +12,7 @@ when no exact match, a wrong type is an error.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import decimal
 import json
@@ -35,9 +36,12 @@ _NEEDS_ESCAPE = re.compile('["\\\\<>&\u2028\u2029\x00-\x1f]')
 def go_string(text: str) -> str:
     # Most strings need no escape at all: one scan of a character class (linear
     # time) finds that out, instead of a Python loop over every character.
-    if _NEEDS_ESCAPE.search(text) is None:
+    if _needs_escape(text) is None:
         return f'"{text}"'
     return '"' + _NEEDS_ESCAPE.sub(_escape_one, text) + '"'
+
+
+_needs_escape = _NEEDS_ESCAPE.search  # bound once: go_string runs for every key and value
 
 
 def _escape_one(match: re.Match[str]) -> str:
@@ -88,12 +92,48 @@ def go_time(value: datetime.datetime | datetime.date | datetime.time) -> str:
 def go_json(value: Any, *, sort_keys: bool = False) -> str:
     """``value`` as Go's JSON. Dicts keep their order (Go structs) unless ``sort_keys``
     (Go maps); bytes become base64; None is ``null``."""
+    return _encode(value, sort_keys)
+
+
+_ONLY_STR = frozenset({str})
+
+
+def _encode(value: Any, sort_keys: bool) -> str:
+    # The exact built-in types a reply or a row holds come first, matched by type
+    # identity (one comparison each); everything else, subclasses included, takes
+    # the general isinstance chain in _encode_other, so its output is unchanged.
+    kind = type(value)
+    if kind is str:
+        return f'"{value}"' if _needs_escape(value) is None else go_string(value)
+    if kind is dict:
+        parts = []
+        for key, item in (sorted(value.items()) if sort_keys else list(value.items())):
+            if type(key) is not str:
+                key = str(key)
+            name = f'"{key}":' if _needs_escape(key) is None else go_string(key) + ":"
+            parts.append(name + _encode(item, sort_keys))
+        return "{" + ",".join(parts) + "}"
+    if kind is int:
+        return str(value)
+    if kind is list or kind is tuple:
+        if value and set(map(type, value)) == _ONLY_STR and _needs_escape("".join(value)) is None:
+            return '["' + '","'.join(value) + '"]'  # strings without escapes (store keys)
+        return "[" + ",".join([_encode(item, sort_keys) for item in value]) + "]"
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
+    if kind is float:
+        return go_float(value)
+    if kind is bytes:
+        return f'"{base64.b64encode(value).decode("ascii")}"'  # base64 needs no escape
+    return _encode_other(value, sort_keys)
+
+
+def _encode_other(value: Any, sort_keys: bool) -> str:
+    """The general rules, in their order, for what _encode does not match exactly."""
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -106,10 +146,10 @@ def go_json(value: Any, *, sort_keys: bool = False) -> str:
         return go_string(go_time(value))
     if isinstance(value, Mapping):
         items = sorted(value.items()) if sort_keys else list(value.items())
-        return "{" + ",".join(f"{go_string(str(k))}:{go_json(v, sort_keys=sort_keys)}"
-                              for k, v in items) + "}"
+        return "{" + ",".join([f"{go_string(str(k))}:{_encode(v, sort_keys)}"
+                               for k, v in items]) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(go_json(item, sort_keys=sort_keys) for item in value) + "]"
+        return "[" + ",".join([_encode(item, sort_keys) for item in value]) + "]"
     return go_string(str(value))
 
 
@@ -125,8 +165,42 @@ def json_reply(code: int, text: str, fields: dict[str, Any]) -> HostReply:
     ``fmt.Errorf(status)`` when the code is not 200, so the guest sees a failed
     host call that still has a response body.
     """
-    body = go_json(fields).encode("utf-8")
-    return HostReply(body, None if code == 200 else text, SOURCE)
+    return json_text_reply(code, text, go_json(fields))
+
+
+def json_text_reply(code: int, text: str, body: str) -> HostReply:
+    """:func:`json_reply` for a body already written as Go's JSON."""
+    return HostReply(body.encode("utf-8"), None if code == 200 else text, SOURCE)
+
+
+_OK_STATUS_OBJECT = '{"code":200,"status":"OK"}'
+
+
+def status_object(code: int, text: str) -> str:
+    """``go_json(status_json(code, text))``, written out directly."""
+    if code == 200 and text == "OK":
+        return _OK_STATUS_OBJECT
+    return '{"code":' + str(code) + ',"status":' + go_string(text) + "}"
+
+
+def status_first_reply(code: int, text: str, data: str | None = None) -> HostReply:
+    """``json_reply(code, text, {"status": status_json(code, text)})``, with ``"data": data``
+    after the status when ``data`` is given: the shapes of the kvstore and sql JSON
+    replies, written out directly (same bytes, no general encoder)."""
+    head = '{"status":' + status_object(code, text)
+    body = head + "}" if data is None else head + ',"data":' + go_string(data) + "}"
+    return json_text_reply(code, text, body)
+
+
+#: :func:`ok_data_reply`'s body up to the base64 of the data.
+_OK_DATA_HEAD = ('{"status":' + _OK_STATUS_OBJECT + ',"data":"').encode("ascii")
+
+
+def ok_data_reply(data: bytes) -> HostReply:
+    """``status_first_reply(200, "OK", base64 of data)`` in bytes from the start (base64
+    needs no JSON escape): the reply of every successful JSON ``get``."""
+    return HostReply(_OK_DATA_HEAD + binascii.b2a_base64(data, newline=False) + b'"}',
+                     None, SOURCE)
 
 
 def proto_reply(code: int, text: str, message: Any) -> HostReply:
@@ -137,8 +211,11 @@ def proto_reply(code: int, text: str, message: Any) -> HostReply:
 def status_reply(full_name: str, code: int, text: str, **fields: Any) -> HostReply:
     """A Tarmac protobuf reply: a new ``full_name`` message with ``fields`` and its
     ``status`` set to ``code``/``text``; failed unless code is 200."""
-    reply = messages.build(full_name, status=messages.status(code, text), **fields)
-    return proto_reply(code, text, reply)
+    body = messages.status_response(full_name, code, text, fields)
+    if body is None:  # a shape status_response does not write: the protobuf package does
+        return proto_reply(code, text, messages.build(
+            full_name, status=messages.status(code, text), **fields))
+    return HostReply(body, None if code == 200 else text, SOURCE)
 
 
 def failed(text: str, body: bytes = b"") -> HostReply:
@@ -155,6 +232,29 @@ def _no_constants(name: str) -> Any:
     raise GoJSONError(f"invalid character '{name[0]}' looking for beginning of value")
 
 
+#: What ``json.loads(text, parse_constant=_no_constants)`` builds on every call, built once.
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+#: ``{"key":"..."}``, the key printable ASCII without ``"`` or ``\\``: what guests send.
+_PLAIN_KEY_REQUEST = re.compile(rb'\{"key":"([ !#-\[\]-~]*)"\}')
+#: Up to this length such a request is never a protobuf message to ``UnmarshalVT``:
+#: its first byte ``{`` is the start-group tag of field 15 (no kvstore request has a
+#: field 15, so the group is skipped), the next ``"`` a length-delimited record whose
+#: length is the byte ``k`` (107), so the group would end past byte 3 + 107, and with
+#: no more data ``protohelpers.Skip`` fails (io.ErrUnexpectedEOF). Longer ones may
+#: parse (the key's bytes can close the group), so they take the general path.
+PLAIN_KEY_MAX_LENGTH = 3 + ord("k")
+
+
+def plain_key_request(payload: bytes) -> str | None:
+    """The key of a ``{"key":"..."}`` request that Tarmac reads as JSON, exactly as
+    :func:`go_unmarshal` reads it with ``{"key": ""}``; None for any other payload."""
+    if len(payload) > PLAIN_KEY_MAX_LENGTH:
+        return None
+    found = _PLAIN_KEY_REQUEST.fullmatch(payload)
+    return None if found is None else found.group(1).decode("ascii")
+
+
 #: What a field of the request struct holds: the Go zero value says the type.
 FieldTypes = Mapping[str, Any]  # name -> "" | 0.0 | False | {} (map[string]string)
 
@@ -168,7 +268,9 @@ def go_unmarshal(payload: bytes, fields: FieldTypes) -> dict[str, Any]:
     """
     text = payload.decode("utf-8", "replace")  # Go replaces invalid UTF-8 too
     try:
-        value = json.loads(text, parse_constant=_no_constants)
+        if text.startswith("\ufeff"):  # json.loads's own check, before its decoder runs
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise GoJSONError(str(exc)) from None
     result = {name: (dict(zero) if isinstance(zero, dict) else zero)
@@ -177,9 +279,14 @@ def go_unmarshal(payload: bytes, fields: FieldTypes) -> dict[str, Any]:
         return result
     if not isinstance(value, dict):
         raise GoJSONError("cannot unmarshal into a struct")
-    lowered = {name.lower(): name for name in fields}
+    lowered: dict[str, str] | None = None  # built for the first key without an exact match
     for key, item in value.items():
-        name = key if key in fields else lowered.get(key.lower())
+        if key in fields:
+            name: str | None = key
+        else:
+            if lowered is None:
+                lowered = {name.lower(): name for name in fields}
+            name = lowered.get(key.lower())
         if name is None:
             continue
         if item is None:  # JSON null leaves a Go field as it is
@@ -189,6 +296,8 @@ def go_unmarshal(payload: bytes, fields: FieldTypes) -> dict[str, Any]:
 
 
 def _typed(zero: Any, item: Any, name: str) -> Any:
+    if type(item) is str and type(zero) is str:  # the usual field: what the last branch says
+        return item
     if isinstance(zero, bool):
         if isinstance(item, bool):
             return item
@@ -213,6 +322,9 @@ class GoBase64Error(ValueError):
         self.partial = partial  # what Go's DecodeString returns along with the error
 
 
+#: Base64 without newlines and, in a length that is a multiple of 4, padded as Go
+#: requires: decoded by binascii, in C (one character class: a fast scan).
+_PLAIN_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}").fullmatch
 _ALPHABET = {c: i for i, c in enumerate(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 _NEWLINES = (0x0A, 0x0D)
@@ -221,6 +333,8 @@ _NEWLINES = (0x0A, 0x0D)
 def go_b64decode(text: str) -> bytes:
     """``base64.StdEncoding.DecodeString`` with its error offsets (padding required,
     ``\\r``/``\\n`` skipped, anything after the padding an error)."""
+    if len(text) % 4 == 0 and _PLAIN_BASE64(text) is not None:  # binascii reads it as Go
+        return binascii.a2b_base64(text)
     src = text.encode("utf-8", "surrogatepass")
     out = bytearray()
     si = 0
