@@ -182,9 +182,7 @@ class ModuleCache:
 
     def store(self, key: CacheKey, artifact: bytes) -> None:
         """Write the entry for ``key``; OSError when it cannot (PermissionError: untrusted dir)."""
-        head = key.header_lines() + (
-            f"artifact_len={len(artifact)}\nartifact_sha256={sha256_hex(artifact)}\n"
-        ).encode("ascii")
+        head = _entry_header(key, artifact)
         import tempfile  # only when writing: keeps cold starts with a warm cache lean
 
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -249,19 +247,22 @@ def _verified(data: bytes, key: CacheKey) -> bytes | None:
     offset += _HEADER_LEN.size
     if head_len > _MAX_HEADER or offset + head_len > len(data):
         return None
-    head = data[offset : offset + head_len]
+    artifact = data[offset + head_len :]
     try:
-        expected = key.header_lines()
+        expected = _entry_header(key, artifact)
     except ValueError:
         return None
-    if not head.startswith(expected):
-        return None  # another module, engine, version or configuration
-    artifact = data[offset + head_len :]
-    if head[len(expected) :] != (
+    # Another module, engine, version or configuration; or an artifact truncated,
+    # extended or changed since it was written.
+    return artifact if data[offset : offset + head_len] == expected else None
+
+
+def _entry_header(key: CacheKey, artifact: bytes) -> bytes:
+    """The header an entry for ``key`` holding ``artifact`` has: written by
+    :meth:`ModuleCache.store`, compared byte for byte by :func:`_verified`."""
+    return key.header_lines() + (
         f"artifact_len={len(artifact)}\nartifact_sha256={sha256_hex(artifact)}\n"
-    ).encode("ascii"):
-        return None  # truncated, extended or changed since it was written
-    return artifact
+    ).encode("ascii")
 
 
 class CompileResult(NamedTuple):

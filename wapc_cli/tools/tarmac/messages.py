@@ -275,18 +275,6 @@ def status(code: int, text: str) -> Any:
     return build("tarmac.Status", code=code, status=text)
 
 
-def has_field(payload: bytes, number: int) -> bool:
-    """Whether the wire bytes carry the length-delimited field ``number`` at the top level.
-
-    proto3 ``bytes`` fields have no presence in the Python API, but Tarmac's
-    Go code tells a missing ``data`` (nil) from an empty one: this reads the
-    tags as ``UnmarshalVT`` does (a field inside an unknown group is not the
-    message's). Only called on bytes that already parsed.
-    """
-    fields = _vt_fields(payload, (number,))
-    return fields is not None and number in fields
-
-
 # -- writing the replies ------------------------------------------------------------------
 def _varint(value: int) -> bytes:
     if value < 0x80:

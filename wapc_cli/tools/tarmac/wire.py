@@ -104,14 +104,13 @@ def _encode(value: Any, sort_keys: bool) -> str:
     # the general isinstance chain in _encode_other, so its output is unchanged.
     kind = type(value)
     if kind is str:
-        return f'"{value}"' if _needs_escape(value) is None else go_string(value)
+        return go_string(value)
     if kind is dict:
         parts = []
         for key, item in (sorted(value.items()) if sort_keys else list(value.items())):
             if type(key) is not str:
                 key = str(key)
-            name = f'"{key}":' if _needs_escape(key) is None else go_string(key) + ":"
-            parts.append(name + _encode(item, sort_keys))
+            parts.append(go_string(key) + ":" + _encode(item, sort_keys))
         return "{" + ",".join(parts) + "}"
     if kind is int:
         return str(value)
